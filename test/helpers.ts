@@ -1,0 +1,56 @@
+import { App, Stack, StackProps } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { CloudcraftRole, CloudcraftRoleProps } from '../lib';
+
+export const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
+export const CLOUDCRAFT_ACCOUNT = '968898580625';
+export const TARGET_ACCOUNT = '111122223333';
+
+export interface RoleFixture {
+  readonly app: App;
+  readonly stack: Stack;
+  readonly construct: CloudcraftRole;
+  readonly template: Template;
+}
+
+/** Synthesizes one CloudcraftRole in a fresh stack. */
+export function synthRole(props: Partial<CloudcraftRoleProps> = {}, stackProps: StackProps = {}, context: Record<string, unknown> = {}): RoleFixture {
+  const app = new App({ context });
+  const stack = new Stack(app, 'TestStack', stackProps);
+  const construct = new CloudcraftRole(stack, 'Cloudcraft', { externalId: EXTERNAL_ID, ...props });
+  return { app, stack, construct, template: Template.fromStack(stack) };
+}
+
+/**
+ * Resolves the intrinsics CDK writes into IAM documents (Ref to pseudo parameters and parameters, Fn::Join), as
+ * CloudFormation would for one deployment, so that the result can be given to an IAM engine.
+ */
+export function resolveCfn(value: unknown, refs: Record<string, string>): any {
+  if (Array.isArray(value)) return value.map(v => resolveCfn(v, refs));
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    if (keys.length === 1 && keys[0] === 'Ref') {
+      const name = obj.Ref as string;
+      if (!(name in refs)) throw new Error(`resolveCfn: no value for Ref ${name}`);
+      return refs[name];
+    }
+    if (keys.length === 1 && keys[0] === 'Fn::Join') {
+      const [sep, parts] = obj['Fn::Join'] as [string, unknown[]];
+      return parts.map(p => resolveCfn(p, refs)).join(sep);
+    }
+    if (keys.length === 1 && keys[0].startsWith('Fn::')) throw new Error(`resolveCfn: ${keys[0]} is not supported`);
+    return Object.fromEntries(keys.map(k => [k, resolveCfn(obj[k], refs)]));
+  }
+  return value;
+}
+
+export const AWS_REFS = { 'AWS::Partition': 'aws', 'AWS::AccountId': TARGET_ACCOUNT, 'AWS::Region': 'us-east-1', 'AWS::URLSuffix': 'amazonaws.com' };
+
+/** The single resource of a type in a template, failing if there is not exactly one. */
+export function onlyResource(template: Template, type: string): { logicalId: string; Properties: any } {
+  const found = template.findResources(type);
+  const ids = Object.keys(found);
+  if (ids.length !== 1) throw new Error(`expected exactly one ${type}, found ${ids.length}`);
+  return { logicalId: ids[0], Properties: found[ids[0]].Properties };
+}
