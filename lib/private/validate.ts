@@ -82,3 +82,12 @@ export function validatePartition(scope: IConstruct): void {
       'Deploy the Cloudcraft role to a stack in the "aws" partition (or "aws-us-gov" with Cloudcraft Enterprise).');
   }
 }
+
+export function validateApiUrl(scope: IConstruct, apiUrl: string): void {
+  if (Token.isUnresolved(apiUrl)) return;
+  const local = /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$)/.test(apiUrl);
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(apiUrl) && !local) {
+    throw new CloudcraftValidationError(scope, 'apiUrl', apiUrl, 'is not an https:// URL',
+      'Leave it out for https://api.cloudcraft.co, or give the https:// base URL Cloudcraft support gave you.');
+  }
+}

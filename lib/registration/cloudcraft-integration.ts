@@ -1,0 +1,64 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { CloudcraftIamParameters } from './cloudcraft-iam-parameters';
+import { CloudcraftRegistration, CloudcraftRegistrationOptions } from './cloudcraft-registration';
+import { CloudcraftRole, CloudcraftRoleOptions } from '../role/cloudcraft-role';
+
+/**
+ * Properties of `CloudcraftIntegration`.
+ */
+export interface CloudcraftIntegrationProps extends CloudcraftRoleOptions, CloudcraftRegistrationOptions {
+  /**
+   * The external ID of the Cloudcraft user who owns the API key.
+   *
+   * @default - read at deploy time from GET /aws/account/iamParameters with the API key, together with
+   * Cloudcraft's AWS account ID (used unless `cloudcraftAccountId` is given)
+   */
+  readonly externalId?: string;
+}
+
+/**
+ * The whole single-account integration: the IAM role Cloudcraft assumes, and its registration with Cloudcraft.
+ * After `cdk deploy` the account appears in Cloudcraft under `accountName`; changes of name, role or teams are
+ * applied in place; `cdk destroy` removes it (unless `removalPolicy` is RETAIN).
+ *
+ * @example
+ * new CloudcraftIntegration(this, 'Cloudcraft', {
+ *   apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(this, 'Key', 'cloudcraft/api-key')),
+ *   accountName: 'production',
+ * });
+ */
+export class CloudcraftIntegration extends Construct {
+  /** The role Cloudcraft assumes. */
+  public readonly role: iam.IRole;
+  /** The ARN of the role. */
+  public readonly roleArn: string;
+  /** The external ID in the role's trust policy. */
+  public readonly externalId: string;
+  /** The ID of the AWS account in Cloudcraft. */
+  public readonly cloudcraftAccountId: string;
+  /** The role construct. */
+  public readonly cloudcraftRole: CloudcraftRole;
+  /** The registration construct. */
+  public readonly registration: CloudcraftRegistration;
+
+  constructor(scope: Construct, id: string, props: CloudcraftIntegrationProps) {
+    super(scope, id);
+
+    let externalId = props.externalId;
+    let cloudcraftAccountId = props.cloudcraftAccountId;
+    if (externalId === undefined) {
+      const parameters = new CloudcraftIamParameters(this, 'IamParameters', { apiKey: props.apiKey, apiUrl: props.apiUrl });
+      externalId = parameters.externalId;
+      cloudcraftAccountId = cloudcraftAccountId ?? parameters.cloudcraftAccountId;
+    }
+
+    this.cloudcraftRole = new CloudcraftRole(this, 'Role', { ...props, externalId, cloudcraftAccountId });
+    this.registration = new CloudcraftRegistration(this, 'Registration', { ...props, role: this.cloudcraftRole.role });
+
+    this.role = this.cloudcraftRole.role;
+    this.roleArn = this.cloudcraftRole.roleArn;
+    this.externalId = externalId;
+    this.cloudcraftAccountId = this.registration.cloudcraftAccountId;
+  }
+}

@@ -1,0 +1,158 @@
+import { CustomResource, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { CloudcraftApiKey } from './api-key';
+import { DEFAULT_API_URL, REGISTRATION_TYPE } from './handler/properties';
+import { CloudcraftHandler, SERVICE_TIMEOUT } from './handler-function';
+import { CloudcraftValidationError, validateApiUrl } from '../private/validate';
+
+/**
+ * Where and how to register with Cloudcraft: shared by every construct that registers an account.
+ */
+export interface CloudcraftApiOptions {
+  /**
+   * The Cloudcraft API key, by reference (a Secrets Manager secret or an SSM SecureString parameter).
+   */
+  readonly apiKey: CloudcraftApiKey;
+
+  /**
+   * Cloudcraft's API base URL.
+   *
+   * @default 'https://api.cloudcraft.co' - GovCloud (Enterprise) customers get another URL from Cloudcraft support
+   */
+  readonly apiUrl?: string;
+}
+
+/**
+ * Options of a Cloudcraft registration, shared by every construct that registers an account.
+ */
+export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions {
+  /**
+   * The account's name in Cloudcraft.
+   */
+  readonly accountName: string;
+
+  /**
+   * Cloudcraft teams that may read the account's diagrams (team IDs, from GET /team).
+   *
+   * @default - Cloudcraft's default access (the field is sent as null)
+   */
+  readonly readAccessTeams?: string[];
+
+  /**
+   * Cloudcraft teams that may edit the account's settings in Cloudcraft (team IDs).
+   *
+   * @default - Cloudcraft's default access (the field is sent as null)
+   */
+  readonly writeAccessTeams?: string[];
+
+  /**
+   * The region Cloudcraft verifies the role from when it is registered. Choose one your SCPs allow if they deny
+   * us-east-1.
+   *
+   * @default - Cloudcraft's default, us-east-1
+   */
+  readonly verificationRegion?: string;
+
+  /**
+   * What happens to the registration when the resource is removed: `DESTROY` removes it from Cloudcraft,
+   * `RETAIN` keeps it there.
+   *
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Remove, on delete, a registration that existed before the stack and was adopted (found with the same role
+   * ARN at create time). By default such a registration is left as it was found when the stack is deleted or
+   * rolled back.
+   *
+   * @default false
+   */
+  readonly removeAdoptedRegistration?: boolean;
+}
+
+/**
+ * Properties of `CloudcraftRegistration`.
+ */
+export interface CloudcraftRegistrationProps extends CloudcraftRegistrationOptions {
+  /**
+   * The role Cloudcraft assumes (created elsewhere, for example by `CloudcraftRole`).
+   */
+  readonly role: iam.IRole;
+}
+
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
+
+function validateTeams(scope: Construct, prop: string, teams: string[] | undefined): void {
+  for (const team of teams ?? []) {
+    if (Token.isUnresolved(team)) continue;
+    if (!/^[A-Za-z0-9_-]+$/.test(team)) {
+      throw new CloudcraftValidationError(scope, prop, team, 'is not a Cloudcraft team ID',
+        'Give the bare team ID (the "id" of GET /team), without a "team/" prefix.');
+    }
+  }
+}
+
+/**
+ * Registers an existing IAM role with Cloudcraft as an AWS account, keeps the registration current when its
+ * name, role or team access change, and removes it when the resource is deleted (per `removalPolicy`).
+ * A registration of the same role that already exists is adopted instead of duplicated.
+ */
+export class CloudcraftRegistration extends Construct {
+  /** The ID of the AWS account in Cloudcraft. */
+  public readonly cloudcraftAccountId: string;
+  /** The ARN of the registered role. */
+  public readonly roleArn: string;
+  /** The custom resource. */
+  public readonly resource: CustomResource;
+
+  constructor(scope: Construct, id: string, props: CloudcraftRegistrationProps) {
+    super(scope, id);
+
+    const apiUrl = props.apiUrl ?? DEFAULT_API_URL;
+    validateApiUrl(this, apiUrl);
+    if (!Token.isUnresolved(props.accountName) && props.accountName.trim() === '') {
+      throw new CloudcraftValidationError(this, 'accountName', props.accountName, 'is empty', 'Give the name the account should have in Cloudcraft.');
+    }
+    validateTeams(this, 'readAccessTeams', props.readAccessTeams);
+    validateTeams(this, 'writeAccessTeams', props.writeAccessTeams);
+    if (props.verificationRegion !== undefined && !Token.isUnresolved(props.verificationRegion)
+      && (!REGION.test(props.verificationRegion) || props.verificationRegion.startsWith('cn-'))) {
+      throw new CloudcraftValidationError(this, 'verificationRegion', props.verificationRegion, 'is not an AWS region Cloudcraft can use',
+        'Give a region name such as "eu-west-1" that your SCPs allow, or leave it out for us-east-1.');
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    if (removalPolicy !== RemovalPolicy.DESTROY && removalPolicy !== RemovalPolicy.RETAIN) {
+      throw new CloudcraftValidationError(this, 'removalPolicy', removalPolicy, 'is not supported',
+        'Use RemovalPolicy.DESTROY (remove the registration from Cloudcraft) or RemovalPolicy.RETAIN (keep it).');
+    }
+
+    const handler = CloudcraftHandler.of(this);
+    const key = props.apiKey._bind(handler.role);
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: handler.function.functionArn,
+      resourceType: REGISTRATION_TYPE,
+      serviceTimeout: SERVICE_TIMEOUT,
+      properties: {
+        SchemaVersion: '1',
+        ApiUrl: apiUrl,
+        ApiKeySource: key.source,
+        ApiKeyId: key.id,
+        ApiKeyField: key.field,
+        AccountName: props.accountName,
+        RoleArn: props.role.roleArn,
+        Region: props.verificationRegion,
+        ReadAccess: props.readAccessTeams,
+        WriteAccess: props.writeAccessTeams,
+        RemovalPolicy: removalPolicy === RemovalPolicy.RETAIN ? 'retain' : 'destroy',
+        RemoveAdopted: String(props.removeAdoptedRegistration ?? false),
+      },
+    });
+    // The role (with its policies) and the function's permissions exist before Cloudcraft is asked to verify it.
+    this.resource.node.addDependency(props.role, handler);
+
+    this.cloudcraftAccountId = this.resource.getAttString('CloudcraftAccountId');
+    this.roleArn = props.role.roleArn;
+  }
+}

@@ -1,0 +1,111 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge } from '../private/acknowledge';
+
+/** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
+const BUNDLE = path.join(__dirname, '..', '..', 'assets', 'registration-handler.js');
+
+/** How long the handler may work; it answers CloudFormation before this, with room to spare. */
+export const HANDLER_TIMEOUT = Duration.minutes(5);
+/** How long CloudFormation waits for an answer: a little more than the function's own timeout. */
+export const SERVICE_TIMEOUT = Duration.minutes(6);
+
+let cachedCode: string | undefined;
+
+/**
+ * The handler's role keeps its permissions in one customer managed policy instead of an inline default policy,
+ * so grants (`secret.grantRead(role)`, ...) land there.
+ */
+class HandlerRole extends iam.Role {
+  private policy?: iam.ManagedPolicy;
+
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    if (!this.policy) {
+      this.policy = new iam.ManagedPolicy(this, 'Policy', {
+        description: 'cdk-cloudcraft handler: read the Cloudcraft API key, write the handler\'s own log group',
+      });
+      this.addManagedPolicy(this.policy);
+    }
+    this.policy.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.policy };
+  }
+}
+
+/** The inline code of the handler, read once. */
+export function handlerCode(): string {
+  if (cachedCode === undefined) {
+    if (!fs.existsSync(BUNDLE)) {
+      throw new Error(`cdk-cloudcraft: the handler bundle ${BUNDLE} is missing. In a clone of the repository, run "npx projen bundle:handler" (or the full build) first.`);
+    }
+    cachedCode = fs.readFileSync(BUNDLE, 'utf8');
+  }
+  return cachedCode;
+}
+
+/**
+ * The one function per stack that serves every Cloudcraft custom resource in it, with its own role and log
+ * group. Its code is inline, so the same template works where file assets do not exist (StackSet members).
+ */
+export class CloudcraftHandler extends Construct {
+  /** The handler of `scope`'s stack, created on first use. */
+  public static of(scope: Construct): CloudcraftHandler {
+    const stack = Stack.of(scope);
+    const id = 'CloudcraftHandler';
+    return (stack.node.tryFindChild(id) as CloudcraftHandler | undefined) ?? new CloudcraftHandler(stack, id);
+  }
+
+  public readonly function: lambda.Function;
+  public readonly role: iam.Role;
+
+  private constructor(scope: Construct, id: string) {
+    super(scope, id);
+
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR });
+    this.role = new HandlerRole(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'cdk-cloudcraft handler: reads the Cloudcraft API key and writes its own logs',
+    });
+    this.function = new lambda.Function(this, 'Function', {
+      description: 'cdk-cloudcraft: registers AWS accounts with Cloudcraft (custom resource handler)',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline(handlerCode()),
+      timeout: HANDLER_TIMEOUT,
+      memorySize: 256,
+      role: this.role,
+      logGroup,
+      // The handler always answers CloudFormation itself; a retried invocation would only repeat calls.
+      retryAttempts: 0,
+    });
+    // Written to only through the function's log group: no AWSLambdaBasicExecutionRole.
+    logGroup.grantWrite(this.role);
+    this.function.node.addDependency(this.role);
+
+    acknowledge(this.function.node.findChild('EventInvokeConfig'), [
+      { id: 'Serverless-LambdaAsyncFailureDestination', reason: 'Async retries are off on purpose: the handler answers CloudFormation on every path, so the stack events already show every failure; a destination would receive nothing more.' },
+    ]);
+    acknowledge(logGroup, [
+      ...['NIST.800.53.R5', 'HIPAA.Security', 'PCI.DSS.321'].map(pack => ({
+        id: `${pack}-CloudWatchLogGroupEncrypted`,
+        reason: 'The handler logs no secret (the API key is never logged, and tests search every log line for it); CloudWatch Logs encrypts at rest by default, and a customer managed KMS key per account would cost more than it protects.',
+      })),
+    ]);
+    acknowledge(this.function, [
+      { id: 'NIST.800.53.R5-LambdaConcurrency', reason: 'Custom-resource handler invoked by CloudFormation only, a few times per deployment: reserved concurrency would take capacity from the account for nothing.' },
+      { id: 'NIST.800.53.R5-LambdaDLQ', reason: 'The handler answers CloudFormation itself on every path, and async retries are off; a failure is reported in the stack events, there is nothing to redrive.' },
+      { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: 'The handler must reach Cloudcraft\'s public API on the internet; it holds no data, and putting it in a VPC would need a NAT path in every account.' },
+      { id: 'HIPAA.Security-LambdaConcurrency', reason: 'Custom-resource handler invoked by CloudFormation only, a few times per deployment: reserved concurrency would take capacity from the account for nothing.' },
+      { id: 'HIPAA.Security-LambdaDLQ', reason: 'The handler answers CloudFormation itself on every path, and async retries are off; a failure is reported in the stack events, there is nothing to redrive.' },
+      { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'The handler must reach Cloudcraft\'s public API on the internet; it holds no data, and putting it in a VPC would need a NAT path in every account.' },
+      { id: 'PCI.DSS.321-LambdaInsideVPC', reason: 'The handler must reach Cloudcraft\'s public API on the internet; it holds no data, and putting it in a VPC would need a NAT path in every account.' },
+      { id: 'Serverless-LambdaDLQ', reason: 'The handler answers CloudFormation itself on every path, and async retries are off; a failure is reported in the stack events, there is nothing to redrive.' },
+      { id: 'Serverless-LambdaTracing', reason: 'A custom-resource handler that runs a few times per deployment; its JSON log lines trace every Cloudcraft call.' },
+    ]);
+  }
+}

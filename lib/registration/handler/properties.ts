@@ -1,0 +1,136 @@
+/**
+ * Resource properties of the Cloudcraft custom resources, parsed from what CloudFormation sends (every value
+ * a string, arrays of strings). Tolerant of older shapes: events from stacks deployed by earlier versions keep
+ * arriving (Delete, rollback), so optional fields may be missing and booleans and lists may come in other forms.
+ * Pure: no I/O.
+ */
+
+export const REGISTRATION_TYPE = 'Custom::CloudcraftRegistration';
+export const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
+export const DEFAULT_API_URL = 'https://api.cloudcraft.co';
+
+export interface ApiKeyRef {
+  /** Where the key is stored. */
+  readonly source: 'secretsmanager' | 'ssm';
+  /** Secret ARN, or parameter name or ARN. */
+  readonly id: string;
+  /** JSON field of the secret that holds the key; the whole value when absent. */
+  readonly field?: string;
+}
+
+export interface CommonProps {
+  readonly apiUrl: string;
+  readonly apiKey: ApiKeyRef;
+}
+
+export interface RegistrationProps extends CommonProps {
+  readonly kind: 'registration';
+  readonly accountName: string;
+  readonly roleArn: string;
+  /** Region Cloudcraft verifies the role from; Cloudcraft's default (us-east-1) when absent. */
+  readonly region?: string;
+  /** `team/<id>` entries, or null for Cloudcraft's default. */
+  readonly readAccess: string[] | null;
+  readonly writeAccess: string[] | null;
+  readonly removalPolicy: 'destroy' | 'retain';
+  /** Remove a registration that existed before the stack (adopted) when the resource is deleted. */
+  readonly removeAdopted: boolean;
+}
+
+export interface IamParametersProps extends CommonProps {
+  readonly kind: 'iam-parameters';
+}
+
+export type CloudcraftProps = RegistrationProps | IamParametersProps;
+
+export class PropertyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PropertyError';
+  }
+}
+
+type Raw = Record<string, unknown> | undefined;
+
+function str(raw: Raw, key: string): string | undefined {
+  const value = raw?.[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') return String(value);
+  return value;
+}
+
+function required(raw: Raw, key: string, ...aliases: string[]): string {
+  for (const k of [key, ...aliases]) {
+    const value = str(raw, k);
+    if (value !== undefined && value.trim() !== '') return value.trim();
+  }
+  throw new PropertyError(`property ${key} is missing`);
+}
+
+function bool(raw: Raw, key: string, fallback: boolean): boolean {
+  const value = raw?.[key];
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'boolean') return value;
+  const text = String(value).toLowerCase();
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  throw new PropertyError(`property ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** A list of team IDs as `team/<id>`: an array, a JSON array string, or a comma-separated string; absent = null. */
+function teams(raw: Raw, key: string): string[] | null {
+  let value = raw?.[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text === '') return [];
+    value = text.startsWith('[') ? JSON.parse(text) : text.split(',');
+  }
+  if (!Array.isArray(value)) throw new PropertyError(`property ${key} must be a list of team IDs`);
+  const entries = value.map(v => String(v).trim()).filter(v => v !== '');
+  return [...new Set(entries.map(v => (v.includes('/') ? v : `team/${v}`)))].sort();
+}
+
+function apiKey(raw: Raw): ApiKeyRef {
+  const source = (str(raw, 'ApiKeySource') ?? 'secretsmanager').toLowerCase();
+  if (source !== 'secretsmanager' && source !== 'ssm') {
+    throw new PropertyError(`property ApiKeySource must be secretsmanager or ssm, got ${JSON.stringify(source)}`);
+  }
+  const field = str(raw, 'ApiKeyField');
+  return {
+    source,
+    id: required(raw, 'ApiKeyId', 'ApiKeySecretArn', 'ApiKeyParameterName'),
+    ...(field ? { field } : {}),
+  };
+}
+
+function apiUrl(raw: Raw): string {
+  const url = (str(raw, 'ApiUrl') ?? DEFAULT_API_URL).trim().replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new PropertyError(`property ApiUrl is not an http(s) URL: ${JSON.stringify(url)}`);
+  return url;
+}
+
+export function parseProps(resourceType: string | undefined, raw: Raw): CloudcraftProps {
+  const kind = str(raw, 'Kind') ?? (resourceType === IAM_PARAMETERS_TYPE ? 'iam-parameters' : 'registration');
+  if (kind === 'iam-parameters') {
+    return { kind, apiUrl: apiUrl(raw), apiKey: apiKey(raw) };
+  }
+  if (kind !== 'registration') throw new PropertyError(`unknown resource kind ${JSON.stringify(kind)}`);
+  const removalPolicy = (str(raw, 'RemovalPolicy') ?? 'destroy').toLowerCase();
+  if (removalPolicy !== 'destroy' && removalPolicy !== 'retain') {
+    throw new PropertyError(`property RemovalPolicy must be destroy or retain, got ${JSON.stringify(removalPolicy)}`);
+  }
+  const region = str(raw, 'Region')?.trim();
+  return {
+    kind,
+    apiUrl: apiUrl(raw),
+    apiKey: apiKey(raw),
+    accountName: required(raw, 'AccountName', 'Name'),
+    roleArn: required(raw, 'RoleArn'),
+    ...(region ? { region } : {}),
+    readAccess: teams(raw, 'ReadAccess'),
+    writeAccess: teams(raw, 'WriteAccess'),
+    removalPolicy,
+    removeAdopted: bool(raw, 'RemoveAdopted', false),
+  };
+}

@@ -1,0 +1,4 @@
+export * from './api-key';
+export * from './cloudcraft-registration';
+export * from './cloudcraft-iam-parameters';
+export * from './cloudcraft-integration';

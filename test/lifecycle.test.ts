@@ -1,0 +1,179 @@
+/**
+ * Template-driven lifecycle: synthesize the example stack, take the handler's inline code out of the template,
+ * run it as Lambda would (a fresh Node process loads index.js and calls index.handler), and drive
+ * Create -> Update (rename, teams) -> Delete with events built from the template's own resource properties,
+ * against the Cloudcraft emulator and local Secrets Manager.
+ */
+import { spawn, spawnSync } from 'child_process';
+import { randomUUID } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AWS_REFS, resolveCfn, TARGET_ACCOUNT } from './helpers';
+import { CLOUDCRAFT_AWS_ACCOUNT, CloudcraftEmulator } from './support/cloudcraft-emulator';
+import { API_KEY, EXTERNAL_ID } from './support/harness';
+import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
+import { CloudcraftExampleStack } from '../examples/cloudcraft-example-stack';
+
+const STACK_ID = `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/CloudcraftExampleStack/abc`;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { LAMBDA_NODE_BIN, VERSION } = require('../tools/lambda-node.js') as { LAMBDA_NODE_BIN: string; VERSION: string };
+const ON_LINUX_X64 = process.platform === 'linux' && process.arch === 'x64';
+/** Node 24 from `npx projen lambda-node` (part of the test task) where it exists for the platform. */
+const NODE = ON_LINUX_X64 ? LAMBDA_NODE_BIN : process.execPath;
+
+let emulator: CloudcraftEmulator;
+let secrets: LocalSecrets;
+let responses: LocalResponseUrl;
+let codeDir: string;
+let template: any;
+const output: string[] = [];
+
+function resourceOfType(type: string): [string, any] {
+  const found = Object.entries(template.Resources).filter(([, r]: [string, any]) => r.Type === type);
+  expect(found).toHaveLength(1);
+  return found[0] as [string, any];
+}
+
+beforeAll(async () => {
+  const app = new App();
+  const stack = new CloudcraftExampleStack(app, 'CloudcraftExampleStack');
+  template = Template.fromStack(stack).toJSON();
+  const [, fn] = resourceOfType('AWS::Lambda::Function');
+  codeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloudcraft-lambda-'));
+  fs.writeFileSync(path.join(codeDir, 'index.js'), fn.Properties.Code.ZipFile);
+
+  emulator = await new CloudcraftEmulator({ users: [{ key: API_KEY, id: 'owner', externalId: EXTERNAL_ID, role: 'owner', plan: 'pro' }] }).start();
+  secrets = await new LocalSecrets().start();
+  responses = await new LocalResponseUrl().start();
+});
+
+afterAll(async () => {
+  await Promise.all([emulator.stop(), secrets.stop(), responses.stop()]);
+  fs.rmSync(codeDir, { recursive: true, force: true });
+});
+
+/** Builds an event from a template resource's properties, resolved as CloudFormation would. */
+function eventFor(logicalId: string, requestType: 'Create' | 'Update' | 'Delete', refs: Record<string, string>, getAtts: Record<string, string> = {}) {
+  const resource = template.Resources[logicalId];
+  const properties = resolveWithGetAtt(resource.Properties, refs, getAtts);
+  properties.ApiUrl = emulator.url; // the template's https://api.cloudcraft.co, pointed at the emulator
+  const requestId = randomUUID();
+  return {
+    RequestType: requestType,
+    ServiceToken: properties.ServiceToken,
+    ResponseURL: `${responses.url}/answer/${requestId}`,
+    StackId: STACK_ID,
+    RequestId: requestId,
+    LogicalResourceId: logicalId,
+    ResourceType: resource.Type,
+    ResourceProperties: properties,
+  };
+}
+
+/** Runs the handler in a fresh process; the emulator answers from this process, so the call must not block. */
+async function invoke(event: any): Promise<any> {
+  const child = spawn(NODE, [path.join(__dirname, 'support', 'lambda-runner.js'), codeDir], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_PATH: path.join(__dirname, '..', 'node_modules'), // the runtime provides the AWS SDK v3
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+      AWS_ENDPOINT_URL_SSM: secrets.url,
+    },
+  });
+  let out = '';
+  child.stdout.on('data', d => (out += d));
+  child.stderr.on('data', d => (out += d));
+  child.stdin.end(JSON.stringify({ event, remainingMs: 300_000 }));
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve));
+  output.push(out);
+  expect(code).toBe(0);
+  const answers = responses.answersTo(new URL(event.ResponseURL).pathname);
+  expect(answers).toHaveLength(1);
+  return answers[0];
+}
+
+test('Create, Update (rename, teams), Delete with the inline code from the template', async () => {
+  const refs: Record<string, string> = { ...AWS_REFS, AccountName: 'production' };
+  const [paramsId] = resourceOfType('Custom::CloudcraftIamParameters');
+  const [registrationId] = resourceOfType('Custom::CloudcraftRegistration');
+  const [roleId, role] = Object.entries(template.Resources).find(([, r]: [string, any]) => r.Properties?.RoleName === 'cloudcraft') as [string, any];
+  const roleArn = `arn:aws:iam::${TARGET_ACCOUNT}:role/cloudcraft`;
+
+  // The secret the example names, as the handler will ask for it.
+  const params = eventFor(paramsId, 'Create', refs);
+  secrets.secrets.set(params.ResourceProperties.ApiKeyId, API_KEY);
+  expect(params.ResourceProperties.ApiKeyId).toBe(`arn:aws:secretsmanager:us-east-1:${TARGET_ACCOUNT}:secret:cloudcraft/api-key`);
+
+  // 1. iamParameters: the external ID and Cloudcraft's account, fed into the role's trust policy.
+  const iam = await invoke(params);
+  expect(iam).toMatchObject({ Status: 'SUCCESS', Data: { ExternalId: EXTERNAL_ID, AccountId: CLOUDCRAFT_AWS_ACCOUNT } });
+  const getAtts = { [`${paramsId}.ExternalId`]: iam.Data.ExternalId, [`${paramsId}.AccountId`]: iam.Data.AccountId, [`${roleId}.Arn`]: roleArn };
+  const resolvedTrust = resolveWithGetAtt(role.Properties.AssumeRolePolicyDocument, refs, getAtts);
+  expect(resolvedTrust.Statement[0]).toEqual({
+    Action: 'sts:AssumeRole',
+    Effect: 'Allow',
+    Principal: { AWS: `arn:aws:iam::${CLOUDCRAFT_AWS_ACCOUNT}:root` },
+    Condition: { StringEquals: { 'sts:ExternalId': EXTERNAL_ID } },
+  });
+  // CloudFormation creates the role with that trust; the emulated AWS knows it now.
+  emulator.addRole(roleArn, { externalId: resolvedTrust.Statement[0].Condition.StringEquals['sts:ExternalId'] });
+
+  // 2. Create the registration.
+  const createEvent = eventFor(registrationId, 'Create', refs, getAtts);
+  const created = await invoke(createEvent);
+  expect(created.Status).toBe('SUCCESS');
+  const id = created.PhysicalResourceId;
+  expect(emulator.accounts.get(id)).toMatchObject({ name: 'production', roleArn, readAccess: null });
+
+  // 3. Update: rename and give teams, as a changed template would.
+  const before = createEvent.ResourceProperties;
+  const after = { ...before, AccountName: 'production-eu', ReadAccess: ['team-a'], WriteAccess: ['team-b'] };
+  const updated = await invoke({ ...eventFor(registrationId, 'Update', refs), ResourceProperties: after, OldResourceProperties: before, PhysicalResourceId: id });
+  expect(updated).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
+  expect(emulator.accounts.get(id)).toMatchObject({ name: 'production-eu', readAccess: ['team/team-a'], writeAccess: ['team/team-b'] });
+
+  // 4. Delete (cdk destroy).
+  const deleted = await invoke({ ...eventFor(registrationId, 'Delete', refs), ResourceProperties: after, PhysicalResourceId: id });
+  expect(deleted.Status).toBe('SUCCESS');
+  expect(emulator.accounts.size).toBe(0);
+  const paramsDeleted = await invoke({ ...eventFor(paramsId, 'Delete', refs), PhysicalResourceId: iam.PhysicalResourceId });
+  expect(paramsDeleted.Status).toBe('SUCCESS');
+
+  // Calls per step in the happy path: iamParameters 1, Create 2 (list + POST), Update 1, Delete 1.
+  expect(emulator.calls.map(c => `${c.method} ${c.path.replace(/[0-9a-f-]{36}/, '{id}')}`)).toEqual([
+    'GET /aws/account/iamParameters', 'GET /aws/account', 'POST /aws/account', 'PUT /aws/account/{id}', 'DELETE /aws/account/{id}',
+  ]);
+});
+
+test('the API key is nowhere in the template, the answers or the function\'s output', () => {
+  const everything = JSON.stringify({ template, answers: responses.puts, output });
+  expect(output.join('').length).toBeGreaterThan(500); // the handler did log
+  expect(everything).not.toContain(API_KEY);
+});
+
+test('the handler ran on the Node.js the test names (Lambda runs nodejs24.x)', () => {
+  const version = spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  if (ON_LINUX_X64) expect(version).toBe(`v${VERSION}`);
+  else expect(version).toBe(process.version);
+  const [, fn] = resourceOfType('AWS::Lambda::Function');
+  expect(fn.Properties.Runtime).toBe('nodejs24.x');
+  process.stdout.write(`lifecycle handler ran on Node ${version}\n`);
+});
+
+function resolveWithGetAtt(value: unknown, refs: Record<string, string>, getAtts: Record<string, string>): any {
+  return resolveCfn(JSON.parse(JSON.stringify(value), (_k, v) => {
+    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && v['Fn::GetAtt']) {
+      const key = v['Fn::GetAtt'].join('.');
+      if (key in getAtts) return getAtts[key];
+      if (key.endsWith('.Arn')) return `arn:aws:lambda:us-east-1:${TARGET_ACCOUNT}:function:${key}`;
+      throw new Error(`no value for GetAtt ${key}`);
+    }
+    return v;
+  }), refs);
+}

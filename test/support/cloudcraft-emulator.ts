@@ -1,0 +1,352 @@
+/**
+ * A local Cloudcraft API emulator, written from ../shared/reference/cloudcraft-api.md, served on 127.0.0.1.
+ *
+ * - AWS-account endpoints: GET/POST /aws/account, PUT/DELETE /aws/account/{id}, GET /aws/account/iamParameters,
+ *   GET /user/me, GET /team; account objects with every documented field.
+ * - Bearer keys per user, with role (Owner, Administrator, ...), plan and read-only flag: 401 and 403 as documented.
+ * - Error bodies {"error", "reason", "code"}.
+ * - A per-key rate limit (N requests per window) answering 429, with or without Retry-After.
+ * - Role verification on POST (and on PUT with a new role): the role must exist in the emulated AWS, be
+ *   assumable (a role can be made to become assumable only after a delay, like IAM propagation), trust
+ *   Cloudcraft's account with the key owner's external ID, and the verification region must not be blocked.
+ * - No idempotency: a second POST of the same role makes a duplicate, as Cloudcraft is believed to.
+ * - Faults injected per route: any status and body, a non-JSON body, a hang, a reset connection, or a fault
+ *   after the action was done (the client cannot tell whether it happened).
+ * - Time can be scaled (as the handler's CDK_CLOUDCRAFT_TIME_SCALE) so rate windows and Retry-After shrink.
+ */
+import { randomUUID } from 'crypto';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+
+export const CLOUDCRAFT_AWS_ACCOUNT = '968898580625';
+
+export interface EmulatorUser {
+  readonly key: string;
+  readonly id?: string;
+  readonly externalId: string;
+  readonly role?: 'owner' | 'administrator' | 'editor' | 'viewer';
+  readonly plan?: 'pro' | 'free';
+  readonly readOnlyKey?: boolean;
+}
+
+export interface EmulatedRole {
+  readonly externalId: string;
+  readonly trustedAccount?: string;
+  /** Emulator time (ms, unscaled) before which assuming the role fails, as during IAM propagation. */
+  readonly assumableAt?: number;
+}
+
+export interface Fault {
+  readonly method?: string;
+  /** Matched against the path (string: exact; RegExp: test). */
+  readonly path?: string | RegExp;
+  readonly status?: number;
+  readonly body?: unknown;
+  /** Raw body text, sent as is (for non-JSON answers). */
+  readonly text?: string;
+  readonly headers?: Record<string, string>;
+  /** Hold the request this long (emulator ms, unscaled) before answering (or forever with Infinity). */
+  readonly hangMs?: number;
+  /** Destroy the socket instead of answering. */
+  readonly reset?: boolean;
+  /** Do the action first, then answer with the fault (the client cannot know it happened). */
+  readonly afterAction?: boolean;
+  /** How many requests it applies to. */
+  readonly times?: number;
+}
+
+export interface RateLimit {
+  readonly requests: number;
+  /** Window, in unscaled milliseconds. */
+  readonly windowMs: number;
+  /** 'seconds' (Retry-After: N), 'date' (an HTTP date) or 'none' (no header). */
+  readonly retryAfter: 'seconds' | 'date' | 'none';
+}
+
+export interface EmulatorOptions {
+  readonly users?: EmulatorUser[];
+  readonly rateLimit?: RateLimit;
+  /** Whether PUT clears readAccess/writeAccess when they are left out (the API docs do not say). */
+  readonly putClearsOmittedAccess?: boolean;
+  readonly blockedRegions?: string[];
+  readonly timeScale?: number;
+}
+
+export interface Account {
+  id: string;
+  name: string;
+  roleArn: string;
+  externalId: string;
+  readAccess: string[] | null;
+  writeAccess: string[] | null;
+  source: 'aws';
+  createdAt: string;
+  updatedAt: string;
+  CreatorId: string;
+  region: string;
+}
+
+export interface SeenCall {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number | 'reset' | 'hang';
+  readonly body?: any;
+  readonly authorization?: string;
+  readonly at: number;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+const ARN_ROLE = /^arn:aws(-us-gov)?:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
+export class CloudcraftEmulator {
+  public readonly accounts = new Map<string, Account>();
+  public readonly roles = new Map<string, EmulatedRole>();
+  public readonly calls: SeenCall[] = [];
+  public readonly users: EmulatorUser[];
+  public rateLimit?: RateLimit;
+  private faults: Array<Fault & { left: number }> = [];
+  private readonly windows = new Map<string, number[]>();
+  private server?: http.Server;
+  private readonly sockets = new Set<import('net').Socket>();
+  private readonly scale: number;
+  /** Highest number of requests seen in any rate window, per key (for throughput figures). */
+  public rejected429 = 0;
+
+  constructor(private readonly options: EmulatorOptions = {}) {
+    this.users = options.users ?? [];
+    this.rateLimit = options.rateLimit;
+    this.scale = options.timeScale ?? 1;
+  }
+
+  /** Emulator time, unscaled ms. */
+  now(): number {
+    return Date.now() / this.scale;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', socket => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>(resolve => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  addRole(arn: string, role: EmulatedRole): void {
+    this.roles.set(arn, { trustedAccount: CLOUDCRAFT_AWS_ACCOUNT, ...role });
+  }
+
+  /** Adds an account as if registered earlier (by hand or another tool). */
+  seedAccount(fields: Partial<Account> & { roleArn: string; name: string }): Account {
+    const at = new Date(Date.now() - 86_400_000).toISOString();
+    const account: Account = {
+      id: randomUUID(),
+      externalId: this.users[0]?.externalId ?? '',
+      readAccess: null,
+      writeAccess: null,
+      source: 'aws',
+      createdAt: at,
+      updatedAt: at,
+      CreatorId: this.users[0]?.id ?? 'user-1',
+      region: 'us-east-1',
+      ...fields,
+    };
+    this.accounts.set(account.id, account);
+    return account;
+  }
+
+  inject(fault: Fault): void {
+    this.faults.push({ ...fault, left: fault.times ?? 1 });
+  }
+
+  /** Calls other than to the given paths (for counting what the handler did). */
+  callsTo(method: string, path?: string | RegExp): SeenCall[] {
+    return this.calls.filter(c => c.method === method && (path === undefined || (typeof path === 'string' ? c.path === path : path.test(c.path))));
+  }
+
+  registrationsOf(roleArn: string): Account[] {
+    return [...this.accounts.values()].filter(a => a.roleArn === roleArn);
+  }
+
+  private takeFault(method: string, path: string): Fault | undefined {
+    const index = this.faults.findIndex(f => f.left > 0 && (f.method === undefined || f.method === method)
+      && (f.path === undefined || (typeof f.path === 'string' ? f.path === path : f.path.test(path))));
+    if (index < 0) return undefined;
+    const fault = this.faults[index];
+    fault.left--;
+    return fault;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0];
+    const text = await new Promise<string>(resolve => {
+      let data = '';
+      req.on('data', chunk => (data += chunk));
+      req.on('end', () => resolve(data));
+    });
+    let body: any;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    const record = (status: SeenCall['status']) => this.calls.push({ method, path, status, body, authorization: req.headers.authorization, at: this.now() });
+
+    const fault = this.takeFault(method, path);
+    if (fault && !fault.afterAction) {
+      if (await this.applyFault(fault, res, record)) return;
+    }
+    const answer = this.route(method, path, body, req.headers.authorization);
+    if (fault && fault.afterAction) {
+      if (await this.applyFault(fault, res, record)) return;
+    }
+    record(answer.status);
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+    res.end(answer.status === 204 ? undefined : JSON.stringify(answer.body));
+  }
+
+  /** Returns true when the fault answered (or dropped) the request. */
+  private async applyFault(fault: Fault, res: http.ServerResponse, record: (s: SeenCall['status']) => void): Promise<boolean> {
+    if (fault.hangMs !== undefined) {
+      record('hang');
+      if (fault.hangMs === Infinity) return true; // never answers; the socket is destroyed at stop()
+      await new Promise(resolve => setTimeout(resolve, fault.hangMs! * this.scale));
+      if (fault.status === undefined && !fault.reset) return false;
+    }
+    if (fault.reset) {
+      record('reset');
+      res.socket?.destroy();
+      return true;
+    }
+    if (fault.status !== undefined) {
+      record(fault.status);
+      res.writeHead(fault.status, { 'content-type': fault.text !== undefined ? 'text/html' : 'application/json', ...fault.headers });
+      res.end(fault.text ?? (fault.body === undefined ? '' : JSON.stringify(fault.body)));
+      return true;
+    }
+    return false;
+  }
+
+  private error(status: number, error: string, reason: string, headers: Record<string, string> = {}) {
+    return { status, body: { error, reason, code: status }, headers };
+  }
+
+  private route(method: string, path: string, body: any, authorization: string | undefined): Answer {
+    const key = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+    const user = this.users.find(u => u.key === key);
+    if (!user) return this.error(401, 'Unauthorized', 'unauthorized');
+
+    if (this.rateLimit) {
+      const limited = this.limit(user.key);
+      if (limited) return limited;
+    }
+
+    const mutating = method !== 'GET';
+    const privileged = (user.role ?? 'owner') === 'owner' || user.role === 'administrator';
+    if (mutating && path.startsWith('/aws/account') && (!privileged || user.readOnlyKey || (user.plan ?? 'pro') !== 'pro')) {
+      return this.error(403, 'Insufficient privileges', 'insufficient_privileges');
+    }
+
+    if (method === 'GET' && path === '/user/me') return { status: 200, body: { id: user.id ?? 'user-1', name: 'Test User', email: 'user@example.com' } };
+    if (method === 'GET' && path === '/team') return { status: 200, body: { teams: [{ id: 'team-a', name: 'A' }] } };
+    if (method === 'GET' && path === '/aws/account/iamParameters') {
+      return { status: 200, body: { accountId: CLOUDCRAFT_AWS_ACCOUNT, externalId: user.externalId, awsConsoleUrl: 'https://console.aws.amazon.com/iam/home' } };
+    }
+    if (method === 'GET' && path === '/aws/account') return { status: 200, body: { accounts: [...this.accounts.values()] } };
+    if (method === 'POST' && path === '/aws/account') return this.register(user, body);
+
+    const match = /^\/aws\/account\/([^/]+)$/.exec(path);
+    if (match) {
+      const account = this.accounts.get(decodeURIComponent(match[1]));
+      if (!account) return this.error(404, 'AWS account not found', 'not_found');
+      if (method === 'PUT') return this.update(user, account, body);
+      if (method === 'DELETE') {
+        this.accounts.delete(account.id);
+        return { status: 204 };
+      }
+    }
+    return this.error(404, 'Not found', 'not_found');
+  }
+
+  private limit(key: string) {
+    const limit = this.rateLimit!;
+    const now = this.now();
+    const window = (this.windows.get(key) ?? []).filter(t => t > now - limit.windowMs);
+    if (window.length >= limit.requests) {
+      this.windows.set(key, window);
+      this.rejected429++;
+      const waitMs = window[0] + limit.windowMs - now;
+      const headers: Record<string, string> = limit.retryAfter === 'seconds' ? { 'Retry-After': String(Math.ceil(waitMs / 1000)) }
+        : limit.retryAfter === 'date' ? { 'Retry-After': new Date(Date.now() + waitMs * this.scale + 1000).toUTCString() } : {};
+      return this.error(429, 'Too Many Requests', 'too_many_requests', headers);
+    }
+    window.push(now);
+    this.windows.set(key, window);
+    return undefined;
+  }
+
+  private verify(user: EmulatorUser, roleArn: unknown, region: string) {
+    if (typeof roleArn !== 'string' || !ARN_ROLE.test(roleArn)) return this.error(400, 'Invalid roleArn', 'invalid_parameter');
+    const role = this.roles.get(roleArn);
+    const assumable = role && (role.assumableAt === undefined || role.assumableAt <= this.now())
+      && role.externalId === user.externalId && role.trustedAccount === CLOUDCRAFT_AWS_ACCOUNT
+      && !(this.options.blockedRegions ?? []).includes(region);
+    return assumable ? undefined : this.error(400, 'Unable to verify AWS account: could not assume the role', 'invalid_property');
+  }
+
+  private register(user: EmulatorUser, body: any) {
+    if (!body || typeof body.name !== 'string' || body.name === '') return this.error(400, 'Missing name', 'invalid_property');
+    const region = typeof body.region === 'string' ? body.region : 'us-east-1';
+    const failure = this.verify(user, body.roleArn, region);
+    if (failure) return failure;
+    const at = new Date().toISOString();
+    const account: Account = {
+      id: randomUUID(),
+      name: body.name,
+      roleArn: body.roleArn,
+      externalId: user.externalId,
+      readAccess: body.readAccess ?? null,
+      writeAccess: body.writeAccess ?? null,
+      source: 'aws',
+      createdAt: at,
+      updatedAt: at,
+      CreatorId: user.id ?? 'user-1',
+      region,
+    };
+    this.accounts.set(account.id, account);
+    return { status: 201, body: account };
+  }
+
+  private update(user: EmulatorUser, account: Account, body: any) {
+    if (!body || typeof body.name !== 'string' || typeof body.roleArn !== 'string') return this.error(400, 'Missing name or roleArn', 'invalid_property');
+    if (body.roleArn !== account.roleArn) {
+      const failure = this.verify(user, body.roleArn, account.region);
+      if (failure) return failure;
+    }
+    account.name = body.name;
+    account.roleArn = body.roleArn;
+    for (const field of ['readAccess', 'writeAccess'] as const) {
+      if (field in body) account[field] = body[field];
+      else if (this.options.putClearsOmittedAccess) account[field] = null;
+    }
+    account.updatedAt = new Date().toISOString();
+    return { status: 200, body: account };
+  }
+}

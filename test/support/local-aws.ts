@@ -1,0 +1,101 @@
+/**
+ * Local stand-ins for what the handler talks to besides Cloudcraft, on 127.0.0.1:
+ * - Secrets Manager and SSM (AWS JSON 1.1 protocol: GetSecretValue, GetParameter), reached by the real AWS SDK v3
+ *   through AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL_SSM;
+ * - CloudFormation's pre-signed ResponseURL, recording every PUT (headers and body), able to fail.
+ */
+import * as http from 'http';
+import { AddressInfo } from 'net';
+
+abstract class LocalServer {
+  private server?: http.Server;
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      let data = '';
+      req.on('data', chunk => (data += chunk));
+      req.on('end', () => this.handle(req, data, res));
+    });
+    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>(resolve => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  protected abstract handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void;
+}
+
+export interface KeyRead {
+  readonly target: string;
+  readonly id: string;
+  readonly withDecryption?: boolean;
+}
+
+/** Secrets Manager and SSM in one JSON 1.1 endpoint (the X-Amz-Target header tells them apart). */
+export class LocalSecrets extends LocalServer {
+  public readonly secrets = new Map<string, string>();
+  public readonly parameters = new Map<string, string>();
+  public readonly denied = new Set<string>();
+  public readonly reads: KeyRead[] = [];
+
+  protected handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const input = JSON.parse(body || '{}');
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify(payload));
+    };
+    if (target === 'secretsmanager.GetSecretValue') {
+      this.reads.push({ target, id: input.SecretId });
+      if (this.denied.has(input.SecretId)) return send(400, { __type: 'AccessDeniedException', message: 'denied' });
+      const value = this.secrets.get(input.SecretId);
+      if (value === undefined) return send(400, { __type: 'ResourceNotFoundException', message: 'Secrets Manager can\'t find the specified secret.' });
+      return send(200, { ARN: input.SecretId, Name: input.SecretId, SecretString: value, VersionId: 'v1' });
+    }
+    if (target === 'AmazonSSM.GetParameter') {
+      this.reads.push({ target, id: input.Name, withDecryption: input.WithDecryption });
+      if (this.denied.has(input.Name)) return send(400, { __type: 'AccessDeniedException', message: 'denied' });
+      const value = this.parameters.get(input.Name);
+      if (value === undefined) return send(400, { __type: 'ParameterNotFound', message: 'not found' });
+      return send(200, { Parameter: { Name: input.Name, Type: 'SecureString', Value: value, Version: 1 } });
+    }
+    send(400, { __type: 'UnknownOperationException', message: target });
+  }
+}
+
+export interface ResponsePut {
+  readonly path: string;
+  readonly contentType: string | undefined;
+  readonly bytes: number;
+  readonly body: any;
+}
+
+/** CloudFormation's ResponseURL. */
+export class LocalResponseUrl extends LocalServer {
+  public readonly puts: ResponsePut[] = [];
+  /** How many of the next PUTs to fail with 500. */
+  public failNext = 0;
+
+  protected handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
+    if (this.failNext > 0) {
+      this.failNext--;
+      res.writeHead(500);
+      res.end('try again');
+      return;
+    }
+    this.puts.push({ path: req.url ?? '', contentType: req.headers['content-type'], bytes: Buffer.byteLength(body), body: JSON.parse(body) });
+    res.writeHead(200);
+    res.end();
+  }
+
+  /** The answers given to one request (by the path of its ResponseURL). */
+  answersTo(path: string): any[] {
+    return this.puts.filter(p => p.path === path).map(p => p.body);
+  }
+}
