@@ -314,6 +314,15 @@ describe('Update', () => {
     expect(h.emulator.accounts.get(id)!.readAccess).toBeNull();
   });
 
+  test('a rename keeps the teams under both readings of PUT (omitted fields kept, or cleared)', async () => {
+    await h.stop();
+    h = await Harness.start(SCALE, { putClearsOmittedAccess: true });
+    const id = await registered({ ReadAccess: ['team-a'] });
+    await run(h.event('Update', h.registrationProps({ AccountName: 'renamed', ReadAccess: ['team-a'] }),
+      { PhysicalResourceId: id, OldResourceProperties: h.registrationProps({ ReadAccess: ['team-a'] }) }));
+    expect(h.emulator.accounts.get(id)).toMatchObject({ name: 'renamed', readAccess: ['team/team-a'] });
+  });
+
   test('a change of the role ARN is verified and applied in place', async () => {
     const id = await registered();
     const newRole = 'arn:aws:iam::111122223333:role/cloudcraft-v2';

@@ -1,9 +1,7 @@
-import { CustomResource } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { CloudcraftApiOptions } from './cloudcraft-registration';
-import { DEFAULT_API_URL, IAM_PARAMETERS_TYPE } from './handler/properties';
-import { CloudcraftHandler, SERVICE_TIMEOUT } from './handler-function';
-import { validateApiUrl } from '../private/validate';
+import { IAM_PARAMETERS_TYPE } from './handler/properties';
+import { cloudcraftResource } from './handler-function';
 
 /**
  * Properties of `CloudcraftIamParameters`.
@@ -22,17 +20,7 @@ export class CloudcraftIamParameters extends Construct {
 
   constructor(scope: Construct, id: string, props: CloudcraftIamParametersProps) {
     super(scope, id);
-    const apiUrl = props.apiUrl ?? DEFAULT_API_URL;
-    validateApiUrl(this, apiUrl);
-    const handler = CloudcraftHandler.of(this);
-    const key = props.apiKey._bind(handler.role);
-    const resource = new CustomResource(this, 'Resource', {
-      serviceToken: handler.function.functionArn,
-      resourceType: IAM_PARAMETERS_TYPE,
-      serviceTimeout: SERVICE_TIMEOUT,
-      properties: { SchemaVersion: '1', ApiUrl: apiUrl, ApiKeySource: key.source, ApiKeyId: key.id, ApiKeyField: key.field },
-    });
-    resource.node.addDependency(handler);
+    const resource = cloudcraftResource(this, IAM_PARAMETERS_TYPE, props, {});
     this.externalId = resource.getAttString('ExternalId');
     this.cloudcraftAccountId = resource.getAttString('AccountId');
   }

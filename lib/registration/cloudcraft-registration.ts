@@ -2,9 +2,9 @@ import { CustomResource, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CloudcraftApiKey } from './api-key';
-import { DEFAULT_API_URL, REGISTRATION_TYPE } from './handler/properties';
-import { CloudcraftHandler, SERVICE_TIMEOUT } from './handler-function';
-import { CloudcraftValidationError, validateApiUrl } from '../private/validate';
+import { REGISTRATION_TYPE } from './handler/properties';
+import { cloudcraftResource } from './handler-function';
+import { CloudcraftValidationError } from '../private/validate';
 
 /**
  * Where and how to register with Cloudcraft: shared by every construct that registers an account.
@@ -110,8 +110,6 @@ export class CloudcraftRegistration extends Construct {
   constructor(scope: Construct, id: string, props: CloudcraftRegistrationProps) {
     super(scope, id);
 
-    const apiUrl = props.apiUrl ?? DEFAULT_API_URL;
-    validateApiUrl(this, apiUrl);
     if (!Token.isUnresolved(props.accountName) && props.accountName.trim() === '') {
       throw new CloudcraftValidationError(this, 'accountName', props.accountName, 'is empty', 'Give the name the account should have in Cloudcraft.');
     }
@@ -128,29 +126,17 @@ export class CloudcraftRegistration extends Construct {
         'Use RemovalPolicy.DESTROY (remove the registration from Cloudcraft) or RemovalPolicy.RETAIN (keep it).');
     }
 
-    const handler = CloudcraftHandler.of(this);
-    const key = props.apiKey._bind(handler.role);
-    this.resource = new CustomResource(this, 'Resource', {
-      serviceToken: handler.function.functionArn,
-      resourceType: REGISTRATION_TYPE,
-      serviceTimeout: SERVICE_TIMEOUT,
-      properties: {
-        SchemaVersion: '1',
-        ApiUrl: apiUrl,
-        ApiKeySource: key.source,
-        ApiKeyId: key.id,
-        ApiKeyField: key.field,
-        AccountName: props.accountName,
-        RoleArn: props.role.roleArn,
-        Region: props.verificationRegion,
-        ReadAccess: props.readAccessTeams,
-        WriteAccess: props.writeAccessTeams,
-        RemovalPolicy: removalPolicy === RemovalPolicy.RETAIN ? 'retain' : 'destroy',
-        RemoveAdopted: String(props.removeAdoptedRegistration ?? false),
-      },
+    this.resource = cloudcraftResource(this, REGISTRATION_TYPE, props, {
+      AccountName: props.accountName,
+      RoleArn: props.role.roleArn,
+      Region: props.verificationRegion,
+      ReadAccess: props.readAccessTeams,
+      WriteAccess: props.writeAccessTeams,
+      RemovalPolicy: removalPolicy === RemovalPolicy.RETAIN ? 'retain' : 'destroy',
+      RemoveAdopted: String(props.removeAdoptedRegistration ?? false),
     });
     // The role (with its policies) and the function's permissions exist before Cloudcraft is asked to verify it.
-    this.resource.node.addDependency(props.role, handler);
+    this.resource.node.addDependency(props.role);
 
     this.cloudcraftAccountId = this.resource.getAttString('CloudcraftAccountId');
     this.roleArn = props.role.roleArn;

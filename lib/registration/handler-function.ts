@@ -1,11 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CloudcraftApiKey } from './api-key';
+import { DEFAULT_API_URL } from './handler/properties';
 import { acknowledge } from '../private/acknowledge';
+import { validateApiUrl } from '../private/validate';
 
 /** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
 const BUNDLE = path.join(__dirname, '..', '..', 'assets', 'registration-handler.js');
@@ -108,4 +111,24 @@ export class CloudcraftHandler extends Construct {
       { id: 'Serverless-LambdaTracing', reason: 'A custom-resource handler that runs a few times per deployment; its JSON log lines trace every Cloudcraft call.' },
     ]);
   }
+}
+
+/**
+ * A Cloudcraft custom resource (id `Resource` in `scope`) served by the stack's handler, with what every one
+ * carries: the API URL and the reference to the key, which the handler's role is granted to read.
+ */
+export function cloudcraftResource(scope: Construct, resourceType: string, api: { apiUrl?: string; apiKey: CloudcraftApiKey },
+  properties: Record<string, unknown>): CustomResource {
+  const apiUrl = api.apiUrl ?? DEFAULT_API_URL;
+  validateApiUrl(scope, apiUrl);
+  const handler = CloudcraftHandler.of(scope);
+  const key = api.apiKey._bind(handler.role);
+  const resource = new CustomResource(scope, 'Resource', {
+    serviceToken: handler.function.functionArn,
+    resourceType,
+    serviceTimeout: SERVICE_TIMEOUT,
+    properties: { SchemaVersion: '1', ApiUrl: apiUrl, ApiKeySource: key.source, ApiKeyId: key.id, ApiKeyField: key.field, ...properties },
+  });
+  resource.node.addDependency(handler);
+  return resource;
 }

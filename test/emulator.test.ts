@@ -1,0 +1,81 @@
+/**
+ * The emulator itself, checked against the documented API facts (../shared/reference/cloudcraft-api.md), so that
+ * the handler tests that rely on it mean something: a duplicate on double POST, the rate limit, error bodies.
+ */
+import { CLOUDCRAFT_AWS_ACCOUNT, CloudcraftEmulator } from './support/cloudcraft-emulator';
+
+const KEY = 'k'.repeat(44);
+const EXT = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
+const ROLE = 'arn:aws:iam::111122223333:role/cloudcraft';
+let emulator: CloudcraftEmulator;
+
+beforeEach(async () => {
+  emulator = await new CloudcraftEmulator({ users: [{ key: KEY, id: 'u1', externalId: EXT }] }).start();
+  emulator.addRole(ROLE, { externalId: EXT });
+});
+afterEach(() => emulator.stop());
+
+async function call(method: string, path: string, body?: unknown, key = KEY) {
+  const response = await fetch(`${emulator.url}${path}`, {
+    method, headers: { 'Authorization': `Bearer ${key}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+test('POSTing the same role twice makes a duplicate (no idempotency), as Cloudcraft is believed to', async () => {
+  expect((await call('POST', '/aws/account', { name: 'a', roleArn: ROLE })).status).toBe(201);
+  expect((await call('POST', '/aws/account', { name: 'a', roleArn: ROLE })).status).toBe(201);
+  expect(emulator.registrationsOf(ROLE)).toHaveLength(2);
+});
+
+test('account objects carry every documented field', async () => {
+  const { body } = await call('POST', '/aws/account', { name: 'a', roleArn: ROLE, readAccess: ['team/x'] });
+  expect(Object.keys(body).sort()).toEqual(expect.arrayContaining(
+    ['id', 'name', 'roleArn', 'externalId', 'readAccess', 'writeAccess', 'source', 'createdAt', 'updatedAt', 'CreatorId'].sort()));
+  expect(body.id).toMatch(/^[0-9a-f-]{36}$/);
+  expect(body.source).toBe('aws');
+  expect((await call('GET', '/aws/account')).body.accounts).toHaveLength(1);
+});
+
+test('error bodies are {error, reason, code}; 401 for an unknown key', async () => {
+  expect(await call('GET', '/aws/account', undefined, 'nope')).toMatchObject({ status: 401, body: { error: 'Unauthorized', reason: 'unauthorized', code: 401 } });
+  expect(await call('PUT', '/aws/account/2b8c1f7e-0d4a-4c3b-9e1f-5a6b7c8d9e0f', { name: 'a', roleArn: ROLE }))
+    .toMatchObject({ status: 404, body: { reason: 'not_found', code: 404 } });
+});
+
+test('verification: an unknown role, another external ID or a blocked region answer 400', async () => {
+  expect((await call('POST', '/aws/account', { name: 'a', roleArn: 'arn:aws:iam::111122223333:role/unknown' })).status).toBe(400);
+  emulator.addRole(ROLE, { externalId: '11111111-2222-4333-8444-555555555555' });
+  expect((await call('POST', '/aws/account', { name: 'a', roleArn: ROLE })).body.error).toMatch(/Unable to verify AWS account/);
+  emulator.addRole(ROLE, { externalId: EXT, assumableAt: emulator.now() + 60_000 });
+  expect((await call('POST', '/aws/account', { name: 'a', roleArn: ROLE })).status).toBe(400);
+});
+
+test('rate limit: N requests per window, then 429 with Retry-After in seconds', async () => {
+  emulator.rateLimit = { requests: 3, windowMs: 10_000, retryAfter: 'seconds' };
+  const statuses = [];
+  let last;
+  for (let i = 0; i < 5; i++) {
+    last = await call('GET', '/aws/account');
+    statuses.push(last.status);
+  }
+  expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(9);
+});
+
+test('iamParameters: Cloudcraft\'s AWS account and the key owner\'s external ID', async () => {
+  expect((await call('GET', '/aws/account/iamParameters')).body).toMatchObject({ accountId: CLOUDCRAFT_AWS_ACCOUNT, externalId: EXT });
+});
+
+test('PUT keeps omitted team fields by default, and clears them when configured to (both readings of the docs)', async () => {
+  const { body } = await call('POST', '/aws/account', { name: 'a', roleArn: ROLE, readAccess: ['team/x'] });
+  await call('PUT', `/aws/account/${body.id}`, { name: 'b', roleArn: ROLE });
+  expect(emulator.accounts.get(body.id)!.readAccess).toEqual(['team/x']);
+  await emulator.stop();
+  emulator = await new CloudcraftEmulator({ users: [{ key: KEY, externalId: EXT }], putClearsOmittedAccess: true }).start();
+  emulator.addRole(ROLE, { externalId: EXT });
+  const created = await call('POST', '/aws/account', { name: 'a', roleArn: ROLE, readAccess: ['team/x'] });
+  await call('PUT', `/aws/account/${created.body.id}`, { name: 'b', roleArn: ROLE });
+  expect(emulator.accounts.get(created.body.id)!.readAccess).toBeNull();
+});
