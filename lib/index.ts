@@ -2,3 +2,5 @@
 export * from './role';
 // Layer 2: registration with Cloudcraft's API (custom resource), and the integration of both.
 export * from './registration';
+// Layer 3: the rollout to an AWS Organization, through a service-managed StackSet.
+export * from './organization';

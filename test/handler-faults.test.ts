@@ -444,6 +444,60 @@ describe('Delete', () => {
   });
 });
 
+describe('account names from a pattern (organization members)', () => {
+  const named = (extra: Record<string, unknown> = {}) => {
+    const props = h.registrationProps({ AccountNamePattern: '{alias}', ...extra });
+    delete props.AccountName;
+    return props;
+  };
+
+  test('{alias} is the account alias, read once with iam:ListAccountAliases', async () => {
+    h.secrets.aliases = ['acme-prod'];
+    const { answer } = await run(h.event('Create', named({ AccountNamePattern: 'aws/{alias}' })));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(h.emulator.registrationsOf(ROLE_ARN)[0].name).toBe('aws/acme-prod');
+    expect(h.secrets.aliasReads).toBe(1);
+  });
+
+  test('an account without an alias is named aws-<account ID>, not a bare number', async () => {
+    const { answer } = await run(h.event('Create', named()));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(h.emulator.registrationsOf(ROLE_ARN)[0].name).toBe('aws-111122223333');
+  });
+
+  test('a name given for the account ID wins, and no alias is read', async () => {
+    const { answer } = await run(h.event('Create', named({ AccountNames: JSON.stringify({ 111122223333: 'Payments (prod)' }) })));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(h.emulator.registrationsOf(ROLE_ARN)[0].name).toBe('Payments (prod)');
+    expect(h.secrets.aliasReads).toBe(0);
+  });
+
+  test('an Update that changes nothing the name depends on makes no Cloudcraft call', async () => {
+    h.secrets.aliases = ['acme-prod'];
+    const created = await run(h.event('Create', named()));
+    h.emulator.calls.length = 0;
+    const { answer } = await run(h.event('Update', named({ Region: 'eu-west-1' }), { PhysicalResourceId: created.answer.PhysicalResourceId, OldResourceProperties: named() }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(h.emulator.calls).toHaveLength(0);
+  });
+
+  test('Delete reads no alias', async () => {
+    const created = await run(h.event('Create', named()));
+    const reads = h.secrets.aliasReads;
+    await run(h.event('Delete', named(), { PhysicalResourceId: created.answer.PhysicalResourceId }));
+    expect(h.secrets.aliasReads).toBe(reads);
+    expect(h.emulator.accounts.size).toBe(0);
+  });
+
+  test('the alias cannot be read: FAILED with the reason, nothing registered', async () => {
+    h.secrets.aliasDenied = true;
+    const { answer } = await run(h.event('Create', named()));
+    expect(answer.Status).toBe('FAILED');
+    expect(answer.Reason).toMatch(/Cannot read the account alias .*iam:ListAccountAliases.*AccessDenied/);
+    expect(h.emulator.accounts.size).toBe(0);
+  });
+});
+
 describe('events from older property shapes', () => {
   test('Delete carrying an old shape (no SchemaVersion, RemovalPolicy, RemoveAdopted; teams as a string) still works', async () => {
     const created = await run(create());

@@ -22,7 +22,7 @@ export function synthRole(props: Partial<CloudcraftRoleProps> = {}, stackProps: 
 }
 
 /**
- * Resolves the intrinsics CDK writes into IAM documents (Ref to pseudo parameters and parameters, Fn::Join), as
+ * Resolves the intrinsics CDK writes into IAM documents (Ref, Fn::GetAtt as "Logical.Attribute", Fn::Join), as
  * CloudFormation would for one deployment, so that the result can be given to an IAM engine.
  */
 export function resolveCfn(value: unknown, refs: Record<string, string>): any {
@@ -38,6 +38,11 @@ export function resolveCfn(value: unknown, refs: Record<string, string>): any {
     if (keys.length === 1 && keys[0] === 'Fn::Join') {
       const [sep, parts] = obj['Fn::Join'] as [string, unknown[]];
       return parts.map(p => resolveCfn(p, refs)).join(sep);
+    }
+    if (keys.length === 1 && keys[0] === 'Fn::GetAtt') {
+      const name = (obj['Fn::GetAtt'] as string[]).join('.');
+      if (!(name in refs)) throw new Error(`resolveCfn: no value for GetAtt ${name}`);
+      return refs[name];
     }
     if (keys.length === 1 && keys[0].startsWith('Fn::')) throw new Error(`resolveCfn: ${keys[0]} is not supported`);
     return Object.fromEntries(keys.map(k => [k, resolveCfn(obj[k], refs)]));

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { EXTERNAL_ID, onlyResource } from './helpers';
-import { CloudcraftApiKey, CloudcraftIntegration, CloudcraftRegistration, CloudcraftRole } from '../lib';
+import { CloudcraftAccountNaming, CloudcraftApiKey, CloudcraftIntegration, CloudcraftRegistration, CloudcraftRole } from '../lib';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:cloudcraft/api-key-AbCdEf';
 
@@ -155,6 +155,24 @@ describe('the handler function', () => {
   });
 });
 
+describe('account naming', () => {
+  test('fromAlias: the pattern goes to the handler, which may read the alias (iam:ListAccountAliases, acknowledged)', () => {
+    const s = stack();
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountNaming: CloudcraftAccountNaming.fromAlias(), externalId: EXTERNAL_ID });
+    const t = Template.fromStack(s);
+    const properties = onlyResource(t, 'Custom::CloudcraftRegistration').Properties;
+    expect(properties.AccountNamePattern).toBe('{alias}');
+    expect(properties.AccountName).toBeUndefined();
+    expect(JSON.stringify(t.findResources('AWS::IAM::ManagedPolicy'))).toContain('iam:ListAccountAliases');
+  });
+
+  test('{accountId} alone needs no alias permission', () => {
+    const s = stack();
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountNaming: CloudcraftAccountNaming.fromPattern('aws-{accountId}'), externalId: EXTERNAL_ID });
+    expect(JSON.stringify(Template.fromStack(s).findResources('AWS::IAM::ManagedPolicy'))).not.toContain('iam:ListAccountAliases');
+  });
+});
+
 describe('CloudcraftRegistration of an existing role', () => {
   test('registers a role made elsewhere (by interface)', () => {
     const s = stack();
@@ -188,6 +206,10 @@ describe('validation', () => {
     ['China region', { verificationRegion: 'cn-north-1' }, /verificationRegion "cn-north-1"/],
     ['snapshot removal', { removalPolicy: RemovalPolicy.SNAPSHOT }, /removalPolicy "snapshot" is not supported. Use RemovalPolicy.DESTROY/],
     ['role options still validated', { roleName: 'a/b' }, /roleName "a\/b" has characters IAM does not allow/],
+    ['neither accountName nor accountNaming', { accountName: undefined }, /accountName null is missing, and so is accountNaming/],
+    ['both accountName and accountNaming', { accountNaming: CloudcraftAccountNaming.fromAlias() }, /accountName "p" is given together with accountNaming/],
+    ['a names map with a bad account ID', { accountName: undefined, accountNaming: CloudcraftAccountNaming.fromAlias({ names: { 12345: 'x' } }) },
+      /accountNaming names \{"12345":"x"\} is not a 12-digit account ID/],
   ])('%s', (_name, over, message) => {
     expect(make(over)).toThrow(message);
   });

@@ -1,9 +1,10 @@
-import { CustomResource, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { CustomResource, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { CloudcraftAccountNaming } from './account-naming';
 import { CloudcraftApiKey } from './api-key';
 import { REGISTRATION_TYPE } from './handler/properties';
-import { cloudcraftResource } from './handler-function';
+import { CloudcraftHandler, cloudcraftResource } from './handler-function';
 import { CloudcraftValidationError } from '../private/validate';
 
 /**
@@ -28,9 +29,19 @@ export interface CloudcraftApiOptions {
  */
 export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions {
   /**
-   * The account's name in Cloudcraft.
+   * The account's name in Cloudcraft. Give this or `accountNaming`.
+   *
+   * @default - named by `accountNaming`
    */
-  readonly accountName: string;
+  readonly accountName?: string;
+
+  /**
+   * How to name the account when the name is worked out at deploy time (from its alias or ID). Give this or
+   * `accountName`.
+   *
+   * @default - the fixed `accountName`
+   */
+  readonly accountNaming?: CloudcraftAccountNaming;
 
   /**
    * Cloudcraft teams that may read the account's diagrams (team IDs, from GET /team).
@@ -110,9 +121,15 @@ export class CloudcraftRegistration extends Construct {
   constructor(scope: Construct, id: string, props: CloudcraftRegistrationProps) {
     super(scope, id);
 
-    if (!Token.isUnresolved(props.accountName) && props.accountName.trim() === '') {
+    if ((props.accountName === undefined) === (props.accountNaming === undefined)) {
+      throw new CloudcraftValidationError(this, 'accountName', props.accountName ?? null,
+        props.accountName === undefined ? 'is missing, and so is accountNaming' : 'is given together with accountNaming',
+        'Give either accountName (a fixed name) or accountNaming (a name from the account\'s alias or ID).');
+    }
+    if (props.accountName !== undefined && !Token.isUnresolved(props.accountName) && props.accountName.trim() === '') {
       throw new CloudcraftValidationError(this, 'accountName', props.accountName, 'is empty', 'Give the name the account should have in Cloudcraft.');
     }
+    const naming = props.accountNaming?._bind(this);
     validateTeams(this, 'readAccessTeams', props.readAccessTeams);
     validateTeams(this, 'writeAccessTeams', props.writeAccessTeams);
     if (props.verificationRegion !== undefined && !Token.isUnresolved(props.verificationRegion)
@@ -128,6 +145,8 @@ export class CloudcraftRegistration extends Construct {
 
     this.resource = cloudcraftResource(this, REGISTRATION_TYPE, props, {
       AccountName: props.accountName,
+      AccountNamePattern: naming?.pattern,
+      AccountNames: naming && Object.keys(naming.names).length > 0 ? Stack.of(this).toJsonString(naming.names) : undefined,
       RoleArn: props.role.roleArn,
       Region: props.verificationRegion,
       ReadAccess: props.readAccessTeams,
@@ -135,6 +154,7 @@ export class CloudcraftRegistration extends Construct {
       RemovalPolicy: removalPolicy === RemovalPolicy.RETAIN ? 'retain' : 'destroy',
       RemoveAdopted: String(props.removeAdoptedRegistration ?? false),
     });
+    if (naming?.needsAlias) CloudcraftHandler.of(this).allowReadingAccountAlias();
     // The role (with its policies) and the function's permissions exist before Cloudcraft is asked to verify it.
     this.resource.node.addDependency(props.role);
 

@@ -50,26 +50,40 @@ export function handlerCode(): string {
   return cachedCode;
 }
 
+export interface HandlerOptions {
+  /** A fixed name for the handler's role, so that resource policies elsewhere can name it. */
+  readonly roleName?: string;
+}
+
 /**
  * The one function per stack that serves every Cloudcraft custom resource in it, with its own role and log
  * group. Its code is inline, so the same template works where file assets do not exist (StackSet members).
  */
 export class CloudcraftHandler extends Construct {
   /** The handler of `scope`'s stack, created on first use. */
-  public static of(scope: Construct): CloudcraftHandler {
+  public static of(scope: Construct, options: HandlerOptions = {}): CloudcraftHandler {
     const stack = Stack.of(scope);
     const id = 'CloudcraftHandler';
-    return (stack.node.tryFindChild(id) as CloudcraftHandler | undefined) ?? new CloudcraftHandler(stack, id);
+    const existing = stack.node.tryFindChild(id) as CloudcraftHandler | undefined;
+    if (existing && options.roleName !== undefined && existing.roleName !== options.roleName) {
+      throw new Error(`cdk-cloudcraft: the stack's Cloudcraft handler already exists with another role name (${existing.roleName ?? 'generated'}); create the organization member first.`);
+    }
+    return existing ?? new CloudcraftHandler(stack, id, options);
   }
+
+  private readonly roleName?: string;
 
   public readonly function: lambda.Function;
   public readonly role: iam.Role;
+  private aliasAllowed = false;
 
-  private constructor(scope: Construct, id: string) {
+  private constructor(scope: Construct, id: string, options: HandlerOptions) {
     super(scope, id);
+    this.roleName = options.roleName;
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR });
     this.role = new HandlerRole(this, 'Role', {
+      roleName: options.roleName,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'cdk-cloudcraft handler: reads the Cloudcraft API key and writes its own logs',
     });
@@ -110,6 +124,17 @@ export class CloudcraftHandler extends Construct {
       { id: 'Serverless-LambdaDLQ', reason: 'The handler answers CloudFormation itself on every path, and async retries are off; a failure is reported in the stack events, there is nothing to redrive.' },
       { id: 'Serverless-LambdaTracing', reason: 'A custom-resource handler that runs a few times per deployment; its JSON log lines trace every Cloudcraft call.' },
     ]);
+  }
+
+  /** Lets the handler read the account alias (for names built from `{alias}`); once per stack. */
+  public allowReadingAccountAlias(): void {
+    if (this.aliasAllowed) return;
+    this.aliasAllowed = true;
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['iam:ListAccountAliases'], resources: ['*'] }));
+    acknowledge(this.role.node.findChild('Policy'), [{
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'iam:ListAccountAliases has no resource type: it reads the account alias, for the account name in Cloudcraft.',
+    }]);
   }
 }
 

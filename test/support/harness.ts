@@ -46,6 +46,7 @@ export class Harness {
     emulator.addRole(ROLE_ARN, { externalId: EXTERNAL_ID });
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
     process.env.AWS_ENDPOINT_URL_SSM = secrets.url;
+    process.env.AWS_ENDPOINT_URL_IAM = secrets.url;
     return new Harness(timeScale, emulator, secrets, responses);
   }
 

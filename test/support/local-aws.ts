@@ -37,14 +37,34 @@ export interface KeyRead {
   readonly withDecryption?: boolean;
 }
 
-/** Secrets Manager and SSM in one JSON 1.1 endpoint (the X-Amz-Target header tells them apart). */
+/**
+ * Secrets Manager and SSM in one JSON 1.1 endpoint (the X-Amz-Target header tells them apart), and IAM's
+ * ListAccountAliases (query protocol, XML).
+ */
 export class LocalSecrets extends LocalServer {
+  /** The account's IAM aliases (at most one in IAM). */
+  public aliases: string[] = [];
+  public aliasDenied = false;
+  public aliasReads = 0;
+
   public readonly secrets = new Map<string, string>();
   public readonly parameters = new Map<string, string>();
   public readonly denied = new Set<string>();
   public readonly reads: KeyRead[] = [];
 
   protected handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
+    if (body.includes('Action=ListAccountAliases')) {
+      this.aliasReads++;
+      if (this.aliasDenied) {
+        res.writeHead(403, { 'content-type': 'text/xml' });
+        res.end('<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>denied</Message></Error><RequestId>r</RequestId></ErrorResponse>');
+        return;
+      }
+      const members = this.aliases.map(a => `<member>${a}</member>`).join('');
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(`<ListAccountAliasesResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ListAccountAliasesResult><IsTruncated>false</IsTruncated><AccountAliases>${members}</AccountAliases></ListAccountAliasesResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></ListAccountAliasesResponse>`);
+      return;
+    }
     const target = String(req.headers['x-amz-target'] ?? '');
     const input = JSON.parse(body || '{}');
     const send = (status: number, payload: unknown) => {

@@ -2,7 +2,7 @@
  * The decisions of the Cloudcraft handler, as pure functions: what to do for an event, whether and when to retry
  * a call, and what to tell CloudFormation when it fails. No I/O, no clock: time is passed in.
  */
-import { ApiKeyRef, RegistrationProps } from './properties';
+import { AccountNaming, ApiKeyRef, RegistrationProps } from './properties';
 
 /** A Cloudcraft AWS-account object (unknown fields are ignored). */
 export interface CloudcraftAccount {
@@ -42,6 +42,30 @@ export function parsePhysicalId(physicalId: string | undefined): Registration | 
   const adopted = physicalId.startsWith(ADOPTED_PREFIX);
   const id = adopted ? physicalId.slice(ADOPTED_PREFIX.length) : physicalId;
   return UUID.test(id) ? { id, adopted } : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Account names
+
+/** The account ID in a role ARN (`arn:<partition>:iam::<account>:role/...`). */
+export function accountIdOfRole(roleArn: string): string | undefined {
+  return /^arn:[\w-]+:iam::(\d{12}):role\//.exec(roleArn)?.[1];
+}
+
+/** Whether naming this account needs its alias (an IAM call). */
+export function needsAlias(naming: AccountNaming, accountId: string | undefined): boolean {
+  return !(accountId && naming.names[accountId]) && naming.pattern.includes('{alias}');
+}
+
+/**
+ * The account's name: its entry in `names`, else the pattern with `{accountId}` and `{alias}` filled in. An
+ * account without an alias gets `aws-<account ID>` for `{alias}`, never a bare number.
+ */
+export function accountNameFor(naming: AccountNaming, accountId: string | undefined, alias: string | undefined): string {
+  const id = accountId ?? 'unknown';
+  const mapped = accountId ? naming.names[accountId] : undefined;
+  if (mapped && mapped.trim() !== '') return mapped.trim();
+  return naming.pattern.split('{accountId}').join(id).split('{alias}').join(alias ?? `aws-${id}`).trim();
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@
  * It answers CloudFormation itself, always before the function's deadline. Decisions are in decide.ts (pure);
  * this file sequences the I/O.
  */
+import { AccountAliasError, readAccountAlias } from './account-alias';
 import { ApiKeyError, describeKeySource, readApiKey } from './api-key';
 import {
+  accountIdOfRole, accountNameFor, needsAlias,
   CallOutcome, CloudcraftAccount, desiredBody, explainFailure, IAM_PARAMETERS_PHYSICAL_ID, matchesDesired, MIN_CALL_MS,
   Operation, physicalIdOf, planDelete, planUpdate, Registration, registrationsOfRole, retryDecision, truncate,
   UNREGISTERED_PHYSICAL_ID,
@@ -193,8 +195,22 @@ function registrationResult(registration: Registration, props: RegistrationProps
 
 type Connect = () => Promise<Cloudcraft>;
 
-async function handleRegistration(event: CloudFormationEvent, props: RegistrationProps, connect: Connect, log: Log): Promise<Result> {
+/** Fills in the account name of props named by pattern (reading the alias once per invocation if needed). */
+async function withName(props: RegistrationProps, alias: () => Promise<string | undefined>): Promise<RegistrationProps> {
+  if (!props.naming) return props;
+  const accountId = accountIdOfRole(props.roleArn);
+  const value = needsAlias(props.naming, accountId) ? await alias() : undefined;
+  return { ...props, accountName: accountNameFor(props.naming, accountId, value) };
+}
+
+async function handleRegistration(
+  event: CloudFormationEvent, rawProps: RegistrationProps, connect: Connect, log: Log, signal: AbortSignal,
+): Promise<Result> {
   const physicalId = event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID;
+  let aliasRead: Promise<string | undefined> | undefined;
+  const alias = () => (aliasRead ??= readAccountAlias(signal));
+  // Delete needs no name: no alias is read for it.
+  const props = event.RequestType === 'Delete' ? rawProps : await withName(rawProps, alias);
   if (event.RequestType === 'Delete') {
     const plan = planDelete(physicalId, props);
     if (plan.action === 'skip') {
@@ -210,8 +226,9 @@ async function handleRegistration(event: CloudFormationEvent, props: Registratio
     let oldProps: RegistrationProps | undefined;
     try {
       const parsed = parseProps(event.ResourceType, event.OldResourceProperties);
-      oldProps = parsed.kind === 'registration' ? parsed : undefined;
-    } catch {
+      oldProps = parsed.kind === 'registration' ? await withName(parsed, alias) : undefined;
+    } catch (err) {
+      if (err instanceof AccountAliasError) throw err;
       oldProps = undefined; // an older shape we cannot read: treat every field as changed
     }
     const plan = planUpdate(physicalId, oldProps, props);
@@ -270,9 +287,14 @@ async function run(event: CloudFormationEvent, deadlineAt: number, signal: Abort
     session.cloudcraft = new Cloudcraft(props, apiKey, deadlineAt, signal, log);
     return session.cloudcraft;
   };
-  return props.kind === 'iam-parameters'
-    ? handleIamParameters(event, props, connect)
-    : handleRegistration(event, props, connect, log);
+  try {
+    return props.kind === 'iam-parameters'
+      ? await handleIamParameters(event, props, connect)
+      : await handleRegistration(event, props, connect, log, signal);
+  } catch (err) {
+    if (err instanceof AccountAliasError) throw new StopError(err.message);
+    throw err;
+  }
 }
 
 function failurePhysicalId(event: CloudFormationEvent): string {

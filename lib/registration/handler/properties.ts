@@ -23,9 +23,18 @@ export interface CommonProps {
   readonly apiKey: ApiKeyRef;
 }
 
+/** How to name an account whose name is not fixed: a pattern, and names by account ID that take precedence. */
+export interface AccountNaming {
+  /** `{alias}` and `{accountId}` are replaced. */
+  readonly pattern: string;
+  readonly names: Record<string, string>;
+}
+
 export interface RegistrationProps extends CommonProps {
   readonly kind: 'registration';
+  /** The name in Cloudcraft; derived from `naming` when that is given instead. */
   readonly accountName: string;
+  readonly naming?: AccountNaming;
   readonly roleArn: string;
   /** Region Cloudcraft verifies the role from; Cloudcraft's default (us-east-1) when absent. */
   readonly region?: string;
@@ -110,6 +119,23 @@ function apiUrl(raw: Raw): string {
   return url;
 }
 
+function naming(raw: Raw): { accountName: string; naming?: AccountNaming } {
+  const pattern = str(raw, 'AccountNamePattern')?.trim();
+  if (!pattern) return { accountName: required(raw, 'AccountName', 'Name') };
+  let names: unknown = {};
+  const text = str(raw, 'AccountNames')?.trim();
+  if (text) {
+    try {
+      names = JSON.parse(text);
+    } catch {
+      throw new PropertyError('property AccountNames is not a JSON object of account IDs to names');
+    }
+  }
+  if (!names || typeof names !== 'object' || Array.isArray(names)) throw new PropertyError('property AccountNames is not a JSON object of account IDs to names');
+  // The name is resolved at run time (it may need the account alias); until then it is the pattern.
+  return { accountName: pattern, naming: { pattern, names: names as Record<string, string> } };
+}
+
 export function parseProps(resourceType: string | undefined, raw: Raw): CloudcraftProps {
   const kind = str(raw, 'Kind') ?? (resourceType === IAM_PARAMETERS_TYPE ? 'iam-parameters' : 'registration');
   if (kind === 'iam-parameters') {
@@ -125,7 +151,7 @@ export function parseProps(resourceType: string | undefined, raw: Raw): Cloudcra
     kind,
     apiUrl: apiUrl(raw),
     apiKey: apiKey(raw),
-    accountName: required(raw, 'AccountName', 'Name'),
+    ...naming(raw),
     roleArn: required(raw, 'RoleArn'),
     ...(region ? { region } : {}),
     readAccess: teams(raw, 'ReadAccess'),

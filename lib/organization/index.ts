@@ -1,0 +1,2 @@
+export * from './member-integration';
+export * from './organization-integration';
