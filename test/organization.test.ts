@@ -115,7 +115,7 @@ describe('management stack', () => {
       AutoDeployment: { Enabled: true, RetainStacksOnAccountRemoval: false },
       Capabilities: ['CAPABILITY_NAMED_IAM'],
       ManagedExecution: { Active: true },
-      OperationPreferences: { MaxConcurrentCount: 5, FailureToleranceCount: 0, RegionConcurrencyType: 'PARALLEL' },
+      OperationPreferences: { MaxConcurrentCount: 20, FailureToleranceCount: 0, RegionConcurrencyType: 'PARALLEL' },
       StackInstancesGroup: [{ Regions: ['us-east-1'], DeploymentTargets: { OrganizationalUnitIds: ['ou-ab12-cdef3456'] } }],
     });
     const parameters = Object.fromEntries(stackSet.Parameters.map((p: any) => [p.ParameterKey, p.ParameterValue]));

@@ -62,7 +62,7 @@ describe('CloudcraftIntegration', () => {
     const role = Object.entries(t.findResources('AWS::IAM::Role', { Properties: { RoleName: 'cloudcraft' } }))[0];
     expect(registration.Properties).toEqual({
       ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^CloudcraftHandlerFunction/), 'Arn'] },
-      ServiceTimeout: '360',
+      ServiceTimeout: '960',
       SchemaVersion: '1',
       ApiUrl: 'https://api.gov.example.com',
       ApiKeySource: 'secretsmanager',
@@ -105,7 +105,7 @@ describe('the handler function', () => {
     expect(typeof fn.Code.ZipFile).toBe('string');
     expect(fn.Code.ZipFile).toMatch(/exports/);
     expect(fn.Code.S3Bucket).toBeUndefined();
-    expect(fn.Timeout).toBe(300);
+    expect(fn.Timeout).toBe(900);
     const logGroup = onlyResource(t, 'AWS::Logs::LogGroup');
     expect(logGroup.Properties.RetentionInDays).toBe(365);
     expect(fn.LoggingConfig).toEqual({ LogGroup: { Ref: logGroup.logicalId } });

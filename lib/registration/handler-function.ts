@@ -13,10 +13,15 @@ import { validateApiUrl } from '../private/validate';
 /** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
 const BUNDLE = path.join(__dirname, '..', '..', 'assets', 'registration-handler.js');
 
-/** How long the handler may work; it answers CloudFormation before this, with room to spare. */
-export const HANDLER_TIMEOUT = Duration.minutes(5);
+/**
+ * How long the handler may work (Lambda's maximum); it answers CloudFormation before this. Only a throttled or
+ * unreachable API uses it: an Organization rollout queues many accounts behind one key's rate limit, and the
+ * onboarding simulation (test/organization-scale.test.ts) shows 5 minutes failing accounts under the stricter
+ * reading of the limit where 15 do not.
+ */
+export const HANDLER_TIMEOUT = Duration.minutes(15);
 /** How long CloudFormation waits for an answer: a little more than the function's own timeout. */
-export const SERVICE_TIMEOUT = Duration.minutes(6);
+export const SERVICE_TIMEOUT = Duration.minutes(16);
 
 let cachedCode: string | undefined;
 
