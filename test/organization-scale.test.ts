@@ -45,7 +45,11 @@ test.each([
   expect(result.failures).toBe(0);
   expect(result.duplicates).toBe(0);
   expect(result.registered).toBe(ACCOUNTS);
-  expect(result.acceptedCallsPerAccount).toBe(2); // list + POST
+  // list + POST. On a loaded machine a scaled 15 s call timeout is a few hundred real milliseconds, so now and
+  // then a POST times out on the client after Cloudcraft took it; the handler then lists once more and finds it
+  // (no duplicate, asserted above), which costs one extra call for that account.
+  expect(result.acceptedCallsPerAccount).toBeGreaterThanOrEqual(2);
+  expect(result.acceptedCallsPerAccount).toBeLessThanOrEqual(2.05);
   expect(result.slowestAccountSeconds).toBeLessThan(fn.Timeout);
   if (windowMs === 60_000) expect(result.throughputOfLimit).toBeGreaterThanOrEqual(0.9);
 }, 900_000);
