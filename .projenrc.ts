@@ -71,6 +71,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager',
     '@aws-sdk/client-ssm',
     '@aws-sdk/client-iam',
+    // The member template also works inside cdklabs/cdk-stacksets' StackSetStack (tested).
+    'cdk-stacksets',
   ],
 
   eslintOptions: { dirs: ['lib'], devdirs: ['test', 'examples', 'tools'], projectService: false, tsconfigPath: './tsconfig.dev.json' },
@@ -87,7 +89,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '/tsconfig.tsbuildinfo'],
 });
 
-for (const pattern of ['/examples/', '/tools/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+for (const pattern of ['/examples/', '/tools/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/cloudcraft-member.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
   project.npmignore?.exclude(pattern);
 }
 
@@ -110,6 +112,13 @@ const bundleHandler = project.addTask('bundle:handler', {
     + '--legal-comments=none --external:@aws-sdk/* --outfile=assets/registration-handler.js --log-level=warning',
 });
 project.preCompileTask.spawn(bundleHandler);
+
+// The Organization member template as a standalone CloudFormation file (for users without CDK), shipped in the package.
+const memberTemplate = project.addTask('member-template', {
+  description: 'Write the Organization member template to assets/cloudcraft-member.template.json',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json tools/member-template.ts',
+});
+project.postCompileTask.spawn(memberTemplate);
 
 // The example app under examples/ synthesizes offline, without AWS credentials.
 const synthExample = project.addTask('synth:example', {

@@ -254,3 +254,16 @@ describe('the shared key under an IAM policy engine', () => {
     expect(await decide(handler, 'kms:Decrypt', keyArn, keyPolicy, ORG)).not.toBe('Allowed');
   });
 });
+
+describe('the standalone member template (for users without CDK)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { MEMBER_TEMPLATE_FILE } = require('../tools/member-template') as { MEMBER_TEMPLATE_FILE: string };
+
+  test('the build wrote it, and it is the member template with its parameters', () => {
+    const fs = jest.requireActual('fs') as typeof import('fs');
+    if (!fs.existsSync(MEMBER_TEMPLATE_FILE)) throw new Error(`${MEMBER_TEMPLATE_FILE} is missing: run "npx projen member-template" (part of the build)`);
+    const standalone = JSON.parse(fs.readFileSync(MEMBER_TEMPLATE_FILE, 'utf8'));
+    expect(standalone).toEqual(member);
+    expect(Object.keys(standalone.Parameters).sort()).toEqual(['CloudcraftAccountId', 'ExternalId', 'HomeRegion', 'SharedSecretArn', 'SharedSecretKmsKeyArn']);
+  });
+});
