@@ -129,7 +129,7 @@ describe('management stack', () => {
   test('options: delegated admin, account filter, concurrency, retention, no auto-deployment', () => {
     const { template } = organization({
       callAs: CloudcraftCallAs.DELEGATED_ADMIN,
-      accountFilter: CloudcraftAccountFilter.except('444455556666'),
+      accountFilter: CloudcraftAccountFilter.exceptAccounts('444455556666'),
       maxConcurrentAccounts: 3,
       failureToleranceAccounts: 1,
       autoDeployment: false,
@@ -143,7 +143,7 @@ describe('management stack', () => {
       OperationPreferences: { MaxConcurrentCount: 3, FailureToleranceCount: 1 },
       StackInstancesGroup: [{ Regions: ['eu-central-1'], DeploymentTargets: { AccountFilterType: 'DIFFERENCE', Accounts: ['444455556666'] } }],
     });
-    expect(CloudcraftAccountFilter.only('1')._bind()).toEqual({ type: 'INTERSECTION', accounts: ['1'] });
+    expect(CloudcraftAccountFilter.onlyAccounts('1')._bind()).toEqual({ type: 'INTERSECTION', accounts: ['1'] });
   });
 
   test('the management account is covered by an ordinary stack (StackSets never deploy there), or not', () => {

@@ -1,9 +1,10 @@
-import { Aspects, Aws, CfnCondition, CfnResource, Fn, IAspect, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aspects, Aws, CfnCondition, CfnResource, Fn, IAspect, Stack } from 'aws-cdk-lib';
 import { Construct, IConstruct } from 'constructs';
 import { MEMBER_HANDLER_ROLE_NAME } from './constants';
 import { CloudcraftAccountNaming } from '../registration/account-naming';
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftIntegration } from '../registration/cloudcraft-integration';
+import { CloudcraftRegistrationSettings } from '../registration/cloudcraft-registration';
 import { CloudcraftHandler } from '../registration/handler-function';
 import { CloudcraftRoleOptions } from '../role/cloudcraft-role';
 
@@ -12,7 +13,7 @@ import { CloudcraftRoleOptions } from '../role/cloudcraft-role';
  * Options of the Cloudcraft integration of one Organization member account, shared by the member template and
  * the organization construct.
  */
-export interface CloudcraftMemberOptions extends CloudcraftRoleOptions {
+export interface CloudcraftMemberOptions extends CloudcraftRoleOptions, CloudcraftRegistrationSettings {
   /**
    * How each account is named in Cloudcraft.
    *
@@ -20,16 +21,6 @@ export interface CloudcraftMemberOptions extends CloudcraftRoleOptions {
    */
   readonly accountNaming?: CloudcraftAccountNaming;
 
-  /** Cloudcraft teams that may read the accounts' diagrams. @default - Cloudcraft's default access */
-  readonly readAccessTeams?: string[];
-  /** Cloudcraft teams that may edit the accounts in Cloudcraft. @default - Cloudcraft's default access */
-  readonly writeAccessTeams?: string[];
-  /** The region Cloudcraft verifies roles from. @default - Cloudcraft's default, us-east-1 */
-  readonly verificationRegion?: string;
-  /** What happens to a registration when its stack is deleted. @default RemovalPolicy.DESTROY */
-  readonly removalPolicy?: RemovalPolicy;
-  /** Remove, on delete, registrations that existed before (adopted). @default false */
-  readonly removeAdoptedRegistration?: boolean;
   /** Cloudcraft's API base URL. @default 'https://api.cloudcraft.co' */
   readonly apiUrl?: string;
 }

@@ -27,12 +27,12 @@ export enum CloudcraftCallAs {
  */
 export abstract class CloudcraftAccountFilter {
   /** Only these accounts of the OUs. */
-  public static only(...accounts: string[]): CloudcraftAccountFilter {
+  public static onlyAccounts(...accounts: string[]): CloudcraftAccountFilter {
     return new Filter('INTERSECTION', accounts);
   }
 
   /** Every account of the OUs except these. */
-  public static except(...accounts: string[]): CloudcraftAccountFilter {
+  public static exceptAccounts(...accounts: string[]): CloudcraftAccountFilter {
     return new Filter('DIFFERENCE', accounts);
   }
 

@@ -25,24 +25,10 @@ export interface CloudcraftApiOptions {
 }
 
 /**
- * Options of a Cloudcraft registration, shared by every construct that registers an account.
+ * How a registration behaves in Cloudcraft: team access, verification region, removal. Shared by the
+ * single-account and the Organization constructs.
  */
-export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions {
-  /**
-   * The account's name in Cloudcraft. Give this or `accountNaming`.
-   *
-   * @default - named by `accountNaming`
-   */
-  readonly accountName?: string;
-
-  /**
-   * How to name the account when the name is worked out at deploy time (from its alias or ID). Give this or
-   * `accountName`.
-   *
-   * @default - the fixed `accountName`
-   */
-  readonly accountNaming?: CloudcraftAccountNaming;
-
+export interface CloudcraftRegistrationSettings {
   /**
    * Cloudcraft teams that may read the account's diagrams (team IDs, from GET /team).
    *
@@ -81,6 +67,27 @@ export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions {
    * @default false
    */
   readonly removeAdoptedRegistration?: boolean;
+}
+
+/**
+ * Options of a Cloudcraft registration, shared by every construct that registers one account.
+ */
+export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions, CloudcraftRegistrationSettings {
+  /**
+   * The account's name in Cloudcraft. Give this or `accountNaming`.
+   *
+   * @default - named by `accountNaming`
+   */
+  readonly accountName?: string;
+
+  /**
+   * How to name the account when the name is worked out at deploy time (from its alias or ID). Give this or
+   * `accountName`.
+   *
+   * @default - the fixed `accountName`
+   */
+  readonly accountNaming?: CloudcraftAccountNaming;
+
 }
 
 /**
