@@ -56,9 +56,9 @@ afterAll(async () => {
 });
 
 /** Builds an event from a template resource's properties, resolved as CloudFormation would. */
-function eventFor(logicalId: string, requestType: 'Create' | 'Update' | 'Delete', refs: Record<string, string>, getAtts: Record<string, string> = {}) {
+function eventFor(logicalId: string, requestType: 'Create' | 'Update' | 'Delete', refs: Record<string, string>) {
   const resource = template.Resources[logicalId];
-  const properties = resolveWithGetAtt(resource.Properties, refs, getAtts);
+  const properties = resolveCfn(resource.Properties, refs);
   properties.ApiUrl = emulator.url; // the template's https://api.cloudcraft.co, pointed at the emulator
   const requestId = randomUUID();
   return {
@@ -99,7 +99,12 @@ async function invoke(event: any): Promise<any> {
 }
 
 test('Create, Update (rename, teams), Delete with the inline code from the template', async () => {
-  const refs: Record<string, string> = { ...AWS_REFS, AccountName: 'production' };
+  const [functionId] = resourceOfType('AWS::Lambda::Function');
+  const refs: Record<string, string> = {
+    ...AWS_REFS,
+    AccountName: 'production',
+    [`${functionId}.Arn`]: `arn:aws:lambda:us-east-1:${TARGET_ACCOUNT}:function:CloudcraftHandler`, // the ServiceToken
+  };
   const [paramsId] = resourceOfType('Custom::CloudcraftIamParameters');
   const [registrationId] = resourceOfType('Custom::CloudcraftRegistration');
   const [roleId, role] = Object.entries(template.Resources).find(([, r]: [string, any]) => r.Properties?.RoleName === 'cloudcraft') as [string, any];
@@ -113,8 +118,8 @@ test('Create, Update (rename, teams), Delete with the inline code from the templ
   // 1. iamParameters: the external ID and Cloudcraft's account, fed into the role's trust policy.
   const iam = await invoke(params);
   expect(iam).toMatchObject({ Status: 'SUCCESS', Data: { ExternalId: EXTERNAL_ID, AccountId: CLOUDCRAFT_AWS_ACCOUNT } });
-  const getAtts = { [`${paramsId}.ExternalId`]: iam.Data.ExternalId, [`${paramsId}.AccountId`]: iam.Data.AccountId, [`${roleId}.Arn`]: roleArn };
-  const resolvedTrust = resolveWithGetAtt(role.Properties.AssumeRolePolicyDocument, refs, getAtts);
+  Object.assign(refs, { [`${paramsId}.ExternalId`]: iam.Data.ExternalId, [`${paramsId}.AccountId`]: iam.Data.AccountId, [`${roleId}.Arn`]: roleArn });
+  const resolvedTrust = resolveCfn(role.Properties.AssumeRolePolicyDocument, refs);
   expect(resolvedTrust.Statement[0]).toEqual({
     Action: 'sts:AssumeRole',
     Effect: 'Allow',
@@ -125,7 +130,7 @@ test('Create, Update (rename, teams), Delete with the inline code from the templ
   emulator.addRole(roleArn, { externalId: resolvedTrust.Statement[0].Condition.StringEquals['sts:ExternalId'] });
 
   // 2. Create the registration.
-  const createEvent = eventFor(registrationId, 'Create', refs, getAtts);
+  const createEvent = eventFor(registrationId, 'Create', refs);
   const created = await invoke(createEvent);
   expect(created.Status).toBe('SUCCESS');
   const id = created.PhysicalResourceId;
@@ -165,15 +170,3 @@ test('the handler ran on the Node.js the test names (Lambda runs nodejs24.x)', (
   expect(fn.Properties.Runtime).toBe('nodejs24.x');
   process.stdout.write(`lifecycle handler ran on Node ${version}\n`);
 });
-
-function resolveWithGetAtt(value: unknown, refs: Record<string, string>, getAtts: Record<string, string>): any {
-  return resolveCfn(JSON.parse(JSON.stringify(value), (_k, v) => {
-    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && v['Fn::GetAtt']) {
-      const key = v['Fn::GetAtt'].join('.');
-      if (key in getAtts) return getAtts[key];
-      if (key.endsWith('.Arn')) return `arn:aws:lambda:us-east-1:${TARGET_ACCOUNT}:function:${key}`;
-      throw new Error(`no value for GetAtt ${key}`);
-    }
-    return v;
-  }), refs);
-}

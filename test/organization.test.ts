@@ -199,11 +199,7 @@ describe('the shared key under an IAM policy engine', () => {
   const keyId = idOf('AWS::KMS::Key');
   const secretArn = `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:CloudcraftSharedApiKey-AbCdEf`;
   const keyArn = `arn:aws:kms:us-east-1:${MANAGEMENT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
-  const resolved = (value: unknown) => resolveCfn(JSON.parse(JSON.stringify(value), (_k, v) => {
-    if (v && typeof v === 'object' && v.Ref === secretId) return secretArn;
-    if (v && typeof v === 'object' && Array.isArray(v['Fn::GetAtt']) && v['Fn::GetAtt'][0] === keyId) return keyArn;
-    return v;
-  }), refs);
+  const resolved = (value: unknown) => resolveCfn(value, { ...refs, [secretId]: secretArn, [`${keyId}.Arn`]: keyArn });
   const secretPolicy = resolved(Object.values(base.template.findResources('AWS::SecretsManager::ResourcePolicy'))[0].Properties.ResourcePolicy);
   const keyPolicy = resolved(t.Resources[keyId].Properties.KeyPolicy);
   // The member handler's own policy, from the member template, with the StackSet's parameter values.

@@ -15,7 +15,7 @@ import {
   UNREGISTERED_PHYSICAL_ID,
 } from './decide';
 import { callApi, putResponse } from './http';
-import { CloudcraftProps, IamParametersProps, parseProps, PropertyError, RegistrationProps } from './properties';
+import { CloudcraftProps, parseProps, PropertyError, RegistrationProps } from './properties';
 
 export interface CloudFormationEvent {
   readonly RequestType: 'Create' | 'Update' | 'Delete';
@@ -252,7 +252,7 @@ async function handleRegistration(
   return registrationResult(await createRegistration(cc, props, log), props);
 }
 
-async function handleIamParameters(event: CloudFormationEvent, _props: IamParametersProps, connect: Connect): Promise<Result> {
+async function handleIamParameters(event: CloudFormationEvent, connect: Connect): Promise<Result> {
   const physicalId = IAM_PARAMETERS_PHYSICAL_ID;
   if (event.RequestType === 'Delete') return { status: 'SUCCESS', physicalId: event.PhysicalResourceId ?? physicalId };
   const cc = await connect();
@@ -289,7 +289,7 @@ async function run(event: CloudFormationEvent, deadlineAt: number, signal: Abort
   };
   try {
     return props.kind === 'iam-parameters'
-      ? await handleIamParameters(event, props, connect)
+      ? await handleIamParameters(event, connect)
       : await handleRegistration(event, props, connect, log, signal);
   } catch (err) {
     if (err instanceof AccountAliasError) throw new StopError(err.message);
