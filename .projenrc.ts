@@ -146,6 +146,17 @@ const typecheck = project.addTask('typecheck', {
   exec: 'tsc --noEmit -p tsconfig.dev.json',
 });
 
+// Benchmarks (not part of the tests): `npm run bench [-- --quick]` prints a JSON report on stdout and a table on
+// stderr. It builds what it measures first: the handler bundle, the compiled library and the member template.
+const bench = project.addTask('bench', {
+  description: 'Measure handler size and load time, Cloudcraft calls, onboarding, synth time, template sizes (JSON on stdout)',
+});
+bench.spawn(project.preCompileTask);
+bench.spawn(project.compileTask);
+bench.spawn(memberTemplate);
+bench.spawn(lambdaNode);
+bench.exec('ts-node --transpile-only --project tsconfig.dev.json tools/bench.ts', { receiveArgs: true });
+
 synthExample.prependSpawn(bundleHandler);
 project.testTask.prependSpawn(lambdaNode);
 project.testTask.prependSpawn(typecheck);

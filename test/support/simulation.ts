@@ -36,7 +36,10 @@ export interface SimulationResult {
   readonly callsPerAccount: number;
   readonly acceptedCallsPerAccount: number;
   readonly rejected429: number;
-  /** Accepted Cloudcraft calls per second over the run, as a fraction of the rate limit. */
+  /**
+   * Accepted Cloudcraft calls over the run as a fraction of the most the limit allows in that time: a window-based
+   * limit of R requests per W lets at most R x (span / W + 1) calls through in a span, so 1.0 is the ceiling.
+   */
   readonly throughputOfLimit: number;
   /** Simulated seconds from the first account to the last answer. */
   readonly simulatedSeconds: number;
@@ -136,7 +139,7 @@ export async function simulateOnboarding(options: SimulationOptions): Promise<Si
     callsPerAccount: emulator.calls.length / options.accounts,
     acceptedCallsPerAccount: accepted.length / options.accounts,
     rejected429: emulator.rejected429,
-    throughputOfLimit: accepted.length / ((last - first) * limitPerMs),
+    throughputOfLimit: accepted.length / ((last - first + options.rateLimit.windowMs) * limitPerMs),
     simulatedSeconds: (end - start) / 1000,
     slowestAccountSeconds: slowest / 1000,
   };

@@ -1,8 +1,8 @@
 /**
  * Reads the account's IAM alias, for account names built from `{alias}`, through the AWS SDK v3 of the Lambda
- * runtime (AWS_ENDPOINT_URL_IAM points it at a local endpoint in tests).
+ * runtime (AWS_ENDPOINT_URL_IAM points it at a local endpoint in tests). The IAM client is loaded on first use:
+ * most invocations never need it, and loading an SDK client costs tens of milliseconds.
  */
-import { IAMClient, ListAccountAliasesCommand } from '@aws-sdk/client-iam';
 
 export class AccountAliasError extends Error {
   constructor(message: string) {
@@ -13,6 +13,8 @@ export class AccountAliasError extends Error {
 
 export async function readAccountAlias(signal: AbortSignal): Promise<string | undefined> {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { IAMClient, ListAccountAliasesCommand } = require('@aws-sdk/client-iam') as typeof import('@aws-sdk/client-iam');
     const client = new IAMClient({ maxAttempts: 3 });
     const out = await client.send(new ListAccountAliasesCommand({}), { abortSignal: signal });
     return out.AccountAliases?.[0];

@@ -1,10 +1,10 @@
 /**
  * Reads the Cloudcraft API key at run time, from Secrets Manager or an SSM SecureString parameter, through the
  * AWS SDK v3 that the Lambda runtime provides. The SDK honours AWS_ENDPOINT_URL_SECRETS_MANAGER and
- * AWS_ENDPOINT_URL_SSM, which tests point at local endpoints. The key is returned, never logged.
+ * AWS_ENDPOINT_URL_SSM, which tests point at local endpoints. The key is returned, never logged. Only the client
+ * of the key's store is loaded, on first use: loading an SDK client costs tens of milliseconds. require(), not
+ * import(): the runtime's SDK is found through NODE_PATH, which ES module resolution does not read.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ApiKeyRef } from './properties';
 
 export class ApiKeyError extends Error {
@@ -31,10 +31,14 @@ export async function readApiKey(ref: ApiKeyRef, signal: AbortSignal): Promise<s
   let value: string | undefined;
   try {
     if (ref.source === 'ssm') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { GetParameterCommand, SSMClient } = require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm');
       const client = new SSMClient({ region: regionOf(ref.id), maxAttempts: 3 });
       const out = await client.send(new GetParameterCommand({ Name: ref.id, WithDecryption: true }), { abortSignal: signal });
       value = out.Parameter?.Value;
     } else {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { GetSecretValueCommand, SecretsManagerClient } = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
       const client = new SecretsManagerClient({ region: regionOf(ref.id), maxAttempts: 3 });
       const out = await client.send(new GetSecretValueCommand({ SecretId: ref.id }), { abortSignal: signal });
       value = out.SecretString;

@@ -1,9 +1,6 @@
 /**
- * Thin HTTP I/O: Cloudcraft API calls with a timeout, and the answer to CloudFormation. Node's own fetch, http
- * and https only.
+ * Thin HTTP I/O: Cloudcraft API calls with a timeout, and the answer to CloudFormation, both with Node's own fetch.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { CallOutcome } from './decide';
 
 export interface ApiCall {
@@ -53,24 +50,17 @@ function describeNetworkError(err: unknown): string {
 }
 
 /**
- * PUTs the answer to CloudFormation's pre-signed URL: empty content type (the URL is signed without one),
- * explicit length. Resolves to the HTTP status; rejects on network errors and timeouts.
+ * PUTs the answer to CloudFormation's pre-signed URL with an empty content type (the URL is signed without one;
+ * fetch keeps an explicit empty header instead of adding text/plain). Resolves to the HTTP status; rejects on
+ * network errors and timeouts.
  */
-export function putResponse(responseUrl: string, body: string, timeoutMs: number): Promise<number> {
-  const url = new URL(responseUrl);
-  const client = url.protocol === 'http:' ? http : https;
-  return new Promise((resolve, reject) => {
-    const request = client.request(url, {
-      method: 'PUT',
-      headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
-      timeout: timeoutMs,
-    }, response => {
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error('timed out')));
-    request.on('error', reject);
-    request.end(body);
+export async function putResponse(responseUrl: string, body: string, timeoutMs: number): Promise<number> {
+  const response = await fetch(responseUrl, {
+    method: 'PUT',
+    headers: { 'content-type': '' },
+    body,
+    signal: AbortSignal.timeout(Math.max(1, timeoutMs)),
   });
+  await response.arrayBuffer();
+  return response.status;
 }

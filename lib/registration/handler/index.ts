@@ -1,7 +1,7 @@
 /**
  * The Cloudcraft custom-resource handler: one function per stack serves every Cloudcraft resource in it.
  * Node.js 24, async, no dependencies but Node and the AWS SDK v3 of the Lambda runtime. Bundled and minified at
- * build time and inlined in the template (see build-handler.ts).
+ * build time and inlined in the template (the bundle:handler task of .projenrc.ts; handler-function.ts inlines it).
  *
  * It answers CloudFormation itself, always before the function's deadline. Decisions are in decide.ts (pure);
  * this file sequences the I/O.
@@ -41,9 +41,9 @@ interface Result {
 }
 
 /** Time kept back from the function's deadline to answer CloudFormation (with retries). */
-export const RESPONSE_RESERVE_MS = 8_000;
+const RESPONSE_RESERVE_MS = 8_000;
 /** Longest single Cloudcraft call. */
-export const CALL_TIMEOUT_MS = 15_000;
+const CALL_TIMEOUT_MS = 15_000;
 const RESPONSE_ATTEMPTS = 3;
 const MAX_REASON_CHARS = 1_000;
 
@@ -302,7 +302,7 @@ function failurePhysicalId(event: CloudFormationEvent): string {
 }
 
 /** Builds the response body, kept under CloudFormation's 4 KB limit. */
-export function responseBody(event: CloudFormationEvent, result: Result): string {
+function responseBody(event: CloudFormationEvent, result: Result): string {
   return JSON.stringify({
     Status: result.status,
     Reason: truncate(result.reason ?? result.status, MAX_REASON_CHARS),

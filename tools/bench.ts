@@ -1,0 +1,474 @@
+/**
+ * `npm run bench`: what cdk-cloudcraft costs, measured on this machine against the physical minimum and against
+ * anchors built in the same run. Prints one JSON document on stdout (also written to .cache/bench/report.json)
+ * and a short table on stderr. Not part of the tests: nothing here is asserted, every figure is measured, and
+ * targets are only compared.
+ *
+ *   npm run bench                 full run (about 10 minutes on 2 cores)
+ *   npm run bench -- --quick      fewer repeats, onboarding N = 100 only (about 1 minute)
+ *   npm run bench -- --repeats 9  repeats for timings (default 7; onboarding N = 100 uses min(repeats, 3))
+ *
+ * The library is loaded from build/ (the compiled JavaScript users get), which the bench task compiles first.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { configureEnvironment, Harness } from '../test/support/harness';
+import { simulateOnboarding, SimulationResult } from '../test/support/simulation';
+
+const ROOT = path.join(__dirname, '..');
+const WORK = path.join(ROOT, '.cache', 'bench');
+/** The last report, also written here (stdout also carries the build's own output). */
+const REPORT_FILE = path.join(WORK, 'report.json');
+// The compiled library, typed by its sources.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lib = require(path.join(ROOT, 'build', 'index.js')) as typeof import('../lib');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { lambdaNode } = require('./lambda-node.js') as { lambdaNode: () => string };
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const repeatsArg = args.indexOf('--repeats');
+const REPEATS = repeatsArg >= 0 ? Math.max(1, Number(args[repeatsArg + 1]) || 1) : (QUICK ? 3 : 7);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics and reporting
+
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly runs: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function spread(values: number[], digits = 1): Spread {
+  const round = (x: number) => Number(x.toFixed(digits));
+  return { median: round(median(values)), min: round(Math.min(...values)), max: round(Math.max(...values)), runs: values.length };
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function ms(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stacks
+
+type Builder = (stack: Stack, i: number) => void;
+// The stacks measured, shared with the synth worker (plain JavaScript, so that each synth runs without ts-node).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { builders } = require('./bench-synth.js') as { builders: Record<'cloudcraft' | 'bareRole' | 'providerFramework', Builder> };
+
+function freshApp(): { app: App; outdir: string } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloudcraft-bench-'));
+  return { app: new App({ outdir }), outdir };
+}
+
+interface Synthesized {
+  readonly template: any;
+  readonly templateFileBytes: number;
+  readonly fileAssets: number;
+}
+
+function synthesizeOne(build: (stack: Stack) => void): Synthesized {
+  const { app, outdir } = freshApp();
+  try {
+    const stack = new Stack(app, 'Bench');
+    build(stack);
+    const artifact = app.synth().getStackByName('Bench');
+    // File assets (Lambda code zips and the like) from the stack's asset manifest; the template itself is not one.
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'Bench.assets.json'), 'utf8'));
+    const files = Object.values<any>(manifest.files ?? {}).filter(f => !String(f.source?.path).endsWith('.template.json'));
+    return {
+      template: artifact.template,
+      templateFileBytes: fs.statSync(artifact.templateFullPath).size,
+      fileAssets: files.length,
+    };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function resourceCount(template: any) {
+  const byType: Record<string, number> = {};
+  for (const resource of Object.values<any>(template.Resources ?? {})) byType[resource.Type] = (byType[resource.Type] ?? 0) + 1;
+  const of = (...types: string[]) => types.reduce((sum, t) => sum + (byType[t] ?? 0), 0);
+  return {
+    total: Object.keys(template.Resources ?? {}).length,
+    lambdaFunctions: of('AWS::Lambda::Function'),
+    iamRoles: of('AWS::IAM::Role'),
+    iamPolicies: of('AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'),
+    logGroups: of('AWS::Logs::LogGroup'),
+    customResources: Object.entries(byType).filter(([t]) => t.startsWith('Custom::') || t === 'AWS::CloudFormation::CustomResource')
+      .reduce((sum, [, n]) => sum + n, 0),
+    byType,
+  };
+}
+
+function inlineCodeOf(template: any): string {
+  const functions = Object.values<any>(template.Resources).filter(r => r.Type === 'AWS::Lambda::Function');
+  if (functions.length !== 1) throw new Error(`expected one Lambda function in the template, found ${functions.length}`);
+  return functions[0].Properties.Code.ZipFile;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurements
+
+/** Module load of the inline handler on the Lambda runtime's Node major, in fresh processes. */
+function measureModuleLoad(code: string) {
+  const node = lambdaNode();
+  const dir = path.join(WORK, 'handler'); // below the repository: the AWS SDK resolves as the runtime provides it
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'index.js'), code);
+  const probe = [
+    'const t0 = process.hrtime.bigint();',
+    'const m = require("./index.js");',
+    'const t1 = process.hrtime.bigint();',
+    'if (typeof m.handler !== "function") throw new Error("index.handler is not a function");',
+    // What the first invocation adds: the SDK client of the key's store, and Node's fetch (loaded on first access).
+    'require("@aws-sdk/client-secrets-manager");',
+    'const t2 = process.hrtime.bigint();',
+    // The first fetch loads Node's HTTP client (undici); port 9 on loopback refuses at once, so this is the load.
+    'fetch("http://127.0.0.1:9/").catch(() => undefined).then(() => {',
+    '  const t3 = process.hrtime.bigint();',
+    '  process.stdout.write(JSON.stringify({ load: Number(t1 - t0) / 1e6, sdk: Number(t2 - t1) / 1e6, fetch: Number(t3 - t2) / 1e6 }));',
+    '});',
+  ].join('\n');
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const load: number[] = [];
+  const sdk: number[] = [];
+  const fetchLoad: number[] = [];
+  const runs = Math.max(5, REPEATS * 3);
+  for (let i = 0; i <= runs; i++) {
+    const out = spawnSync(node, ['-e', probe], { cwd: dir, encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`module load probe failed: ${out.stderr}`);
+    if (i === 0) continue; // the first run warms the file cache
+    const figures = JSON.parse(out.stdout);
+    load.push(figures.load);
+    sdk.push(figures.sdk);
+    fetchLoad.push(figures.fetch);
+  }
+  return {
+    node: version,
+    moduleLoadMs: spread(load, 2),
+    firstUse: { secretsManagerClientLoadMs: spread(sdk, 1), firstFetchMs: spread(fetchLoad, 1) },
+  };
+}
+
+/** Cloudcraft calls of the happy path, per event, against the emulator, with the handler code of the template. */
+async function measureCalls(code: string) {
+  configureEnvironment(1);
+  const dir = path.join(WORK, 'calls');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'index.js'), code);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const handler = require(path.join(dir, 'index.js')).handler;
+  const harness = await Harness.start(1);
+  try {
+    const count = async (event: any) => {
+      const before = harness.emulator.calls.length;
+      const invocation = await harness.invoke(handler, event);
+      if (invocation.answer?.Status !== 'SUCCESS') throw new Error(`happy path failed: ${invocation.answer?.Reason}`);
+      return { calls: harness.emulator.calls.length - before, answer: invocation.answer };
+    };
+    const props = harness.registrationProps();
+    const create = await count(harness.event('Create', props));
+    const physicalId = create.answer.PhysicalResourceId;
+    const renamed = harness.registrationProps({ AccountName: 'production-renamed' });
+    const update = await count(harness.event('Update', renamed, { PhysicalResourceId: physicalId, OldResourceProperties: props }));
+    const teams = harness.registrationProps({ AccountName: 'production-renamed', ReadAccess: ['team/1b9c1d4e-0000-4000-8000-000000000001'] });
+    const updateTeams = await count(harness.event('Update', teams, { PhysicalResourceId: physicalId, OldResourceProperties: renamed }));
+    const del = await count(harness.event('Delete', teams, { PhysicalResourceId: physicalId }));
+    const iamParameters = await count({
+      ...harness.event('Create', { ServiceToken: props.ServiceToken, ApiUrl: props.ApiUrl, ApiKeySource: props.ApiKeySource, ApiKeyId: props.ApiKeyId }),
+      ResourceType: 'Custom::CloudcraftIamParameters',
+      LogicalResourceId: 'CloudcraftIamParameters',
+    });
+    return {
+      create: { measured: create.calls, minimum: 1 },
+      updateName: { measured: update.calls, minimum: 1 },
+      updateTeams: { measured: updateTeams.calls, minimum: 1 },
+      delete: { measured: del.calls, minimum: 1 },
+      externalIdLookup: { measured: iamParameters.calls, minimum: 0, note: 'once per stack, only when externalId is left out' },
+    };
+  } finally {
+    await harness.stop();
+  }
+}
+
+interface OnboardingFigures {
+  readonly accounts: number;
+  readonly reading: string;
+  readonly concurrency: number;
+  readonly runs: number;
+  /** Accepted calls as a fraction of what the limit allows (1.0 at most). */
+  readonly throughputOfLimit: Spread;
+  /**
+   * The most this configuration can reach when StackSets' concurrency, not the limit, is the bottleneck: each
+   * account spends the stack overhead before its calls, so at most concurrency x calls per overhead go out.
+   */
+  readonly concurrencyCeiling: number;
+  readonly callsPerAccount: Spread;
+  readonly acceptedCallsPerAccount: Spread;
+  readonly rejected429: Spread;
+  readonly failures: number;
+  readonly duplicates: number;
+  readonly simulatedSeconds: Spread;
+}
+
+const STACK_OVERHEAD_MS = 45_000;
+
+async function measureOnboarding(memberFunction: any, defaultConcurrency: number) {
+  const large = QUICK ? 100 : 1_000;
+  const configurations: Array<{ accounts: number; reading: string; windowMs: number; concurrency: number }> = [
+    ...(QUICK ? [100] : [100, 1_000]).flatMap(accounts => [
+      { accounts, reading: '20/min', windowMs: 60_000, concurrency: defaultConcurrency },
+      { accounts, reading: '20/10s', windowMs: 10_000, concurrency: defaultConcurrency },
+    ]),
+    // The README's advice where the looser reading holds: more accounts at once.
+    { accounts: large, reading: '20/10s', windowMs: 10_000, concurrency: 80 },
+  ];
+  const results: OnboardingFigures[] = [];
+  for (const { accounts, reading, windowMs, concurrency } of configurations) {
+    const runs = accounts >= 1_000 ? 1 : Math.min(REPEATS, 3);
+    const all: SimulationResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      progress(`onboarding ${accounts} accounts, limit ${reading}, concurrency ${concurrency}, run ${run + 1}/${runs}`);
+      all.push(await simulateOnboarding({
+        accounts,
+        concurrency,
+        rateLimit: { requests: 20, windowMs, retryAfter: 'seconds' },
+        stackOverheadMs: STACK_OVERHEAD_MS,
+        timeScale: 0.02,
+        handlerCode: memberFunction.Code.ZipFile,
+        handlerTimeoutMs: memberFunction.Timeout * 1000,
+      }));
+    }
+    const accepted = median(all.map(r => r.acceptedCallsPerAccount));
+    results.push({
+      accounts,
+      reading,
+      concurrency,
+      runs,
+      throughputOfLimit: spread(all.map(r => r.throughputOfLimit), 2),
+      concurrencyCeiling: Number(Math.min(1, (concurrency * accepted / STACK_OVERHEAD_MS) / (20 / windowMs)).toFixed(2)),
+      callsPerAccount: spread(all.map(r => r.callsPerAccount), 2),
+      acceptedCallsPerAccount: spread(all.map(r => r.acceptedCallsPerAccount), 2),
+      rejected429: spread(all.map(r => r.rejected429), 0),
+      failures: all.reduce((sum, r) => sum + r.failures, 0),
+      duplicates: all.reduce((sum, r) => sum + r.duplicates, 0),
+      simulatedSeconds: spread(all.map(r => r.simulatedSeconds), 0),
+    });
+  }
+  return results;
+}
+
+/** One synth in a fresh process (tools/bench-synth.js): module load and app time inside it, wall time around it. */
+function timeSynth(kind: keyof typeof builders, stacks: number) {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloudcraft-bench-'));
+  try {
+    const started = process.hrtime.bigint();
+    const out = spawnSync(process.execPath, [path.join(__dirname, 'bench-synth.js'), kind, String(stacks), outdir], { encoding: 'utf8' });
+    const wallMs = ms(started);
+    if (out.status !== 0) throw new Error(`synth of ${stacks} ${kind} stack(s) failed: ${out.stderr}`);
+    const { appMs } = JSON.parse(out.stdout) as { appMs: number };
+    return { appMs, wallMs };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function measureSynth() {
+  const kinds = Object.keys(builders) as Array<keyof typeof builders>;
+  timeSynth('cloudcraft', 1); // warms the file cache
+  const results = [];
+  for (const stacks of [1, 10, 50]) {
+    const app: Record<string, number[]> = { cloudcraft: [], bareRole: [], providerFramework: [] };
+    const wall: Record<string, number[]> = { cloudcraft: [], bareRole: [], providerFramework: [] };
+    for (let run = 0; run < REPEATS; run++) {
+      // Rotate which kind goes first, so drift on the machine falls on all of them.
+      for (let k = 0; k < kinds.length; k++) {
+        const kind = kinds[(run + k) % kinds.length];
+        const t = timeSynth(kind, stacks);
+        app[kind].push(t.appMs);
+        wall[kind].push(t.wallMs);
+      }
+    }
+    const spreads = (t: Record<string, number[]>) => ({
+      cloudcraftIntegration: spread(t.cloudcraft, 0), bareRole: spread(t.bareRole, 0), providerFramework: spread(t.providerFramework, 0),
+    });
+    const ratio = (a: number[], b: number[]) => Number((median(a) / median(b)).toFixed(2));
+    progress(`synth ${stacks} stack(s), app time: ${median(app.cloudcraft).toFixed(0)} ms; bare role ${median(app.bareRole).toFixed(0)} ms; `
+      + `Provider framework ${median(app.providerFramework).toFixed(0)} ms`);
+    results.push({
+      stacks,
+      appMs: spreads(app),
+      processWallMs: spreads(wall),
+      ratioToBareRole: { app: ratio(app.cloudcraft, app.bareRole), processWall: ratio(wall.cloudcraft, wall.bareRole) },
+      ratioToProviderFramework: { app: ratio(app.cloudcraft, app.providerFramework), processWall: ratio(wall.cloudcraft, wall.providerFramework) },
+    });
+  }
+  // What one more stack costs, without the fixed cost of a synth (aws-cdk-lib's validation engine, first use of
+  // each construct class): from the medians at 1 and at 50 stacks.
+  const first = results[0];
+  const last = results[results.length - 1];
+  const marginal = (kind: 'cloudcraftIntegration' | 'bareRole' | 'providerFramework') =>
+    Number(((last.appMs[kind].median - first.appMs[kind].median) / (last.stacks - first.stacks)).toFixed(1));
+  const marginalMsPerStack = { cloudcraftIntegration: marginal('cloudcraftIntegration'), bareRole: marginal('bareRole'), providerFramework: marginal('providerFramework') };
+  return { runs: results, marginalMsPerStack };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Machine
+
+function machine() {
+  const git = (...gitArgs: string[]) => spawnSync('git', gitArgs, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+  return {
+    date: new Date().toISOString(),
+    commit: git('rev-parse', '--short', 'HEAD'),
+    uncommittedChanges: (git('status', '--porcelain') ?? '') !== '',
+    cpu: os.cpus()[0]?.model,
+    cores: os.cpus().length,
+    memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    loadAverage1m: Number(os.loadavg()[0].toFixed(2)),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    awsCdkLib: pkg('aws-cdk-lib'),
+    constructs: pkg('constructs'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  fs.mkdirSync(WORK, { recursive: true });
+  const started = process.hrtime.bigint();
+  const host = machine();
+  progress(`${host.cores} x ${host.cpu}, ${host.memoryGiB} GiB, ${host.node}; repeats ${REPEATS}${QUICK ? ' (quick)' : ''}`);
+
+  // Templates and resources
+  const single = synthesizeOne(stack => builders.cloudcraft(stack, 0));
+  const code = inlineCodeOf(single.template);
+  const bareRole = synthesizeOne(stack => builders.bareRole(stack, 0));
+  const provider = synthesizeOne(stack => builders.providerFramework(stack, 0));
+  const orgStack = new Stack(new App(), 'Org', { env: { account: '111122223333', region: 'us-east-1' } });
+  const organization = new lib.CloudcraftOrganizationIntegration(orgStack, 'Cloudcraft', {
+    apiKeySecret: secretsmanager.Secret.fromSecretNameV2(orgStack, 'ApiKeySecret', 'cloudcraft/api-key'),
+    organizationId: 'o-a1b2c3d4e5',
+    organizationalUnitIds: ['r-ab12'],
+    callAs: lib.CloudcraftCallAs.SELF,
+  });
+  const memberTemplate = organization.memberTemplate;
+  const memberBody = orgStack.resolve(organization.stackSet.templateBody) as string;
+  const memberFunction = Object.values<any>(memberTemplate.Resources).find(r => r.Type === 'AWS::Lambda::Function').Properties;
+  const concurrency = (orgStack.resolve(organization.stackSet.operationPreferences) as any).maxConcurrentCount as number;
+  const standaloneFile = path.join(ROOT, 'assets', 'cloudcraft-member.template.json');
+
+  progress('module load on the Lambda runtime\'s Node');
+  const handler = { inlineBytes: Buffer.byteLength(code), ...measureModuleLoad(code) };
+  progress('Cloudcraft calls of the happy path');
+  const calls = await measureCalls(code);
+  progress('synth time');
+  const synth = measureSynth();
+  const onboarding = await measureOnboarding(memberFunction, concurrency);
+
+  const templates = {
+    singleAccountStackBytes: single.templateFileBytes,
+    singleAccountStackMinifiedBytes: Buffer.byteLength(JSON.stringify(single.template)),
+    memberTemplateBytes: Buffer.byteLength(memberBody),
+    memberTemplateStandaloneFileBytes: fs.existsSync(standaloneFile) ? fs.statSync(standaloneFile).size : null,
+    inlineTemplateBodyLimitBytes: 51_200,
+  };
+  const resources = {
+    cloudcraftIntegrationStack: { ...resourceCount(single.template), fileAssets: single.fileAssets },
+    organizationMemberStack: resourceCount(memberTemplate),
+    anchors: {
+      bareRole: { ...resourceCount(bareRole.template), fileAssets: bareRole.fileAssets },
+      providerFramework: { ...resourceCount(provider.template), fileAssets: provider.fileAssets },
+    },
+  };
+
+  const synth50 = synth.runs.find(s => s.stacks === 50)!;
+  const targets = [
+    { figure: 'inline handler bytes', measured: handler.inlineBytes, target: '<= 12288', meets: handler.inlineBytes <= 12_288 },
+    { figure: 'module load ms (median, Node 24)', measured: handler.moduleLoadMs.median, target: '<= 50', meets: handler.moduleLoadMs.median <= 50 },
+    { figure: 'calls: Create', measured: calls.create.measured, target: `<= ${calls.create.minimum + 1}`, meets: calls.create.measured <= calls.create.minimum + 1 },
+    { figure: 'calls: Update', measured: calls.updateName.measured, target: `= ${calls.updateName.minimum}`, meets: calls.updateName.measured === calls.updateName.minimum },
+    { figure: 'calls: Delete', measured: calls.delete.measured, target: `= ${calls.delete.minimum}`, meets: calls.delete.measured === calls.delete.minimum },
+    ...onboarding.map(o => ({
+      figure: `onboarding ${o.accounts}, ${o.reading}, concurrency ${o.concurrency}: throughput of limit`,
+      measured: o.throughputOfLimit.median,
+      target: o.concurrencyCeiling < 0.9 ? `>= 0.9 (ceiling ${o.concurrencyCeiling}: concurrency-bound)` : '>= 0.9, no failures',
+      meets: o.throughputOfLimit.median >= 0.9 && o.failures === 0 && o.duplicates === 0,
+    })),
+    {
+      figure: 'synth ratio at 50 stacks, app time (to bare roles)',
+      measured: synth50.ratioToBareRole.app,
+      target: '<= 1.5',
+      meets: synth50.ratioToBareRole.app <= 1.5,
+    },
+    {
+      figure: 'synth ratio at 50 stacks, process (to bare roles)',
+      measured: synth50.ratioToBareRole.processWall,
+      target: '<= 1.5',
+      meets: synth50.ratioToBareRole.processWall <= 1.5,
+    },
+    {
+      figure: 'synth ratio at 50 stacks, app time (to Provider framework)',
+      measured: synth50.ratioToProviderFramework.app,
+      target: '<= 1.5',
+      meets: synth50.ratioToProviderFramework.app <= 1.5,
+    },
+    { figure: 'member template bytes', measured: templates.memberTemplateBytes, target: '<= 25600', meets: templates.memberTemplateBytes <= 25_600 },
+  ];
+
+  const report = {
+    benchmark: 'cdk-cloudcraft',
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    machine: host,
+    settings: { repeats: REPEATS, quick: QUICK, onboardingTimeScale: 0.02, stackOverheadSeconds: STACK_OVERHEAD_MS / 1000 },
+    handler,
+    cloudcraftCalls: calls,
+    onboarding,
+    synth,
+    templates,
+    resources,
+    targets,
+    benchSeconds: Math.round(ms(started) / 1000),
+  };
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  fs.writeFileSync(REPORT_FILE, json);
+  process.stdout.write(json);
+
+  const rows: string[][] = [['figure', 'measured', 'target', ''], ...targets.map(t => [t.figure, String(t.measured), t.target, t.meets ? 'ok' : 'MISSED'])];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map(r => r[c].length)));
+  process.stderr.write(`\n${rows.map(r => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n')}\n`);
+  process.stderr.write(`\nresources per stack: CloudcraftIntegration ${resources.cloudcraftIntegrationStack.total} `
+    + `(${resources.cloudcraftIntegrationStack.lambdaFunctions} function, ${resources.cloudcraftIntegrationStack.fileAssets} file assets); `
+    + `bare role ${resources.anchors.bareRole.total}; Provider framework equivalent ${resources.anchors.providerFramework.total} `
+    + `(${resources.anchors.providerFramework.lambdaFunctions} functions, ${resources.anchors.providerFramework.fileAssets} file assets)\n`
+    + `synth, one more stack: CloudcraftIntegration ${synth.marginalMsPerStack.cloudcraftIntegration} ms, bare role `
+    + `${synth.marginalMsPerStack.bareRole} ms, Provider framework equivalent ${synth.marginalMsPerStack.providerFramework} ms\n`
+    + `handler first use: Secrets Manager client ${handler.firstUse.secretsManagerClientLoadMs.median} ms, `
+    + `first fetch ${handler.firstUse.firstFetchMs.median} ms (module load ${handler.moduleLoadMs.median} ms)\n`
+    + `report: ${path.relative(process.cwd(), REPORT_FILE)}\n`);
+}
+
+main().catch(err => {
+  process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
