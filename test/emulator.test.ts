@@ -64,6 +64,27 @@ test('rate limit: N requests per window, then 429 with Retry-After in seconds', 
   expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(9);
 });
 
+test.each([false, true])('rate limit when rejected requests count too (%s): they keep the window full, Retry-After says when there is room', async (countRejected) => {
+  await emulator.stop();
+  // 5x faster: the 10 s window lasts 2 s.
+  emulator = await new CloudcraftEmulator({
+    users: [{ key: KEY, externalId: EXT }], timeScale: 0.2, rateLimit: { requests: 2, windowMs: 10_000, retryAfter: 'seconds', countRejected },
+  }).start();
+  const pause = (unscaledMs: number) => new Promise(resolve => setTimeout(resolve, unscaledMs * 0.2));
+  const statuses = [(await call('GET', '/aws/account')).status, (await call('GET', '/aws/account')).status];
+  await pause(6_000);
+  const rejected = [await call('GET', '/aws/account'), await call('GET', '/aws/account')];
+  statuses.push(...rejected.map(r => r.status));
+  // The accepted requests leave the window at 10 s; the rejected ones (at 6 s) stay until 16 s. Retry-After is
+  // rounded up to whole seconds, and the calls themselves take a little time.
+  const retryAfter = Number(rejected[1].headers.get('retry-after'));
+  expect(retryAfter).toBeLessThanOrEqual(countRejected ? 10 : 4);
+  expect(retryAfter).toBeGreaterThanOrEqual(countRejected ? 9 : 3);
+  await pause(6_000);
+  statuses.push((await call('GET', '/aws/account')).status);
+  expect(statuses).toEqual([200, 200, 429, 429, countRejected ? 429 : 200]);
+});
+
 test('iamParameters: Cloudcraft\'s AWS account and the key owner\'s external ID', async () => {
   expect((await call('GET', '/aws/account/iamParameters')).body).toMatchObject({ accountId: CLOUDCRAFT_AWS_ACCOUNT, externalId: EXT });
 });

@@ -229,19 +229,25 @@ interface OnboardingFigures {
 }
 
 const STACK_OVERHEAD_MS = 45_000;
+/** Cloudcraft's published limit: 20 requests per window; the window is 10 s or a minute depending on the source. */
+const LIMIT_REQUESTS = 20;
 
 async function measureOnboarding(memberFunction: any, defaultConcurrency: number) {
   const large = QUICK ? 100 : 1_000;
-  const configurations: Array<{ accounts: number; reading: string; windowMs: number; concurrency: number }> = [
+  const configurations: Array<{ accounts: number; reading: string; windowMs: number; concurrency: number; countRejected?: boolean }> = [
     ...(QUICK ? [100] : [100, 1_000]).flatMap(accounts => [
       { accounts, reading: '20/min', windowMs: 60_000, concurrency: defaultConcurrency },
       { accounts, reading: '20/10s', windowMs: 10_000, concurrency: defaultConcurrency },
     ]),
     // The README's advice where the looser reading holds: more accounts at once.
     { accounts: large, reading: '20/10s', windowMs: 10_000, concurrency: 80 },
+    // If Cloudcraft counted rejected (429) requests against the limit too (it does not say): the default, and
+    // the README's advice for that case.
+    { accounts: 100, reading: '20/min, 429s counted', windowMs: 60_000, concurrency: defaultConcurrency, countRejected: true },
+    { accounts: large, reading: '20/min, 429s counted', windowMs: 60_000, concurrency: 5, countRejected: true },
   ];
   const results: OnboardingFigures[] = [];
-  for (const { accounts, reading, windowMs, concurrency } of configurations) {
+  for (const { accounts, reading, windowMs, concurrency, countRejected } of configurations) {
     const runs = accounts >= 1_000 ? 1 : Math.min(REPEATS, 3);
     const all: SimulationResult[] = [];
     for (let run = 0; run < runs; run++) {
@@ -249,7 +255,7 @@ async function measureOnboarding(memberFunction: any, defaultConcurrency: number
       all.push(await simulateOnboarding({
         accounts,
         concurrency,
-        rateLimit: { requests: 20, windowMs, retryAfter: 'seconds' },
+        rateLimit: { requests: LIMIT_REQUESTS, windowMs, retryAfter: 'seconds', countRejected },
         stackOverheadMs: STACK_OVERHEAD_MS,
         timeScale: 0.02,
         handlerCode: memberFunction.Code.ZipFile,
@@ -263,7 +269,7 @@ async function measureOnboarding(memberFunction: any, defaultConcurrency: number
       concurrency,
       runs,
       throughputOfLimit: spread(all.map(r => r.throughputOfLimit), 2),
-      concurrencyCeiling: Number(Math.min(1, (concurrency * accepted / STACK_OVERHEAD_MS) / (20 / windowMs)).toFixed(2)),
+      concurrencyCeiling: Number(Math.min(1, (concurrency * accepted / STACK_OVERHEAD_MS) / (LIMIT_REQUESTS / windowMs)).toFixed(2)),
       callsPerAccount: spread(all.map(r => r.callsPerAccount), 2),
       acceptedCallsPerAccount: spread(all.map(r => r.acceptedCallsPerAccount), 2),
       rejected429: spread(all.map(r => r.rejected429), 0),
@@ -411,8 +417,8 @@ async function main(): Promise<void> {
     { figure: 'calls: Delete', measured: calls.delete.measured, target: `= ${calls.delete.minimum}`, meets: calls.delete.measured === calls.delete.minimum },
     ...onboarding.map(o => ({
       figure: `onboarding ${o.accounts}, ${o.reading}, concurrency ${o.concurrency}: throughput of limit`,
-      measured: o.throughputOfLimit.median,
-      target: o.concurrencyCeiling < 0.9 ? `>= 0.9 (ceiling ${o.concurrencyCeiling}: concurrency-bound)` : '>= 0.9, no failures',
+      measured: `${o.throughputOfLimit.median}, ${o.failures} failed`,
+      target: o.concurrencyCeiling < 0.9 && o.failures === 0 ? `>= 0.9 (ceiling ${o.concurrencyCeiling}: concurrency-bound)` : '>= 0.9, none failed',
       meets: o.throughputOfLimit.median >= 0.9 && o.failures === 0 && o.duplicates === 0,
     })),
     {

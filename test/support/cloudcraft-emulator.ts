@@ -61,6 +61,8 @@ export interface RateLimit {
   readonly windowMs: number;
   /** 'seconds' (Retry-After: N), 'date' (an HTTP date) or 'none' (no header). */
   readonly retryAfter: 'seconds' | 'date' | 'none';
+  /** Whether rejected (429) requests count against the limit too (Cloudcraft does not say). Default: no. */
+  readonly countRejected?: boolean;
 }
 
 export interface EmulatorOptions {
@@ -290,9 +292,12 @@ export class CloudcraftEmulator {
     const now = this.now();
     const window = (this.windows.get(key) ?? []).filter(t => t > now - limit.windowMs);
     if (window.length >= limit.requests) {
+      if (limit.countRejected) window.push(now);
       this.windows.set(key, window);
       this.rejected429++;
-      const waitMs = window[0] + limit.windowMs - now;
+      // When a request would be accepted again if no other came: once enough of the oldest requests leave the
+      // window (more than one when rejected requests count too).
+      const waitMs = window[window.length - limit.requests] + limit.windowMs - now;
       const headers: Record<string, string> = limit.retryAfter === 'seconds' ? { 'Retry-After': String(Math.ceil(waitMs / 1000)) }
         : limit.retryAfter === 'date' ? { 'Retry-After': new Date(Date.now() + waitMs * this.scale + 1000).toUTCString() } : {};
       return this.error(429, 'Too Many Requests', 'too_many_requests', headers);

@@ -45,6 +45,8 @@ const RESPONSE_RESERVE_MS = 8_000;
 /** Longest single Cloudcraft call. */
 const CALL_TIMEOUT_MS = 15_000;
 const RESPONSE_ATTEMPTS = 3;
+/** Timeout of one answer PUT. */
+const RESPONSE_TIMEOUT_MS = 5_000;
 const MAX_REASON_CHARS = 1_000;
 
 /**
@@ -319,7 +321,9 @@ async function sendResponse(event: CloudFormationEvent, result: Result, log: Log
   const body = responseBody(event, result);
   for (let attempt = 1; attempt <= RESPONSE_ATTEMPTS; attempt++) {
     try {
-      const status = await putResponse(event.ResponseURL, body, 5_000 * SCALE);
+      // Not scaled: the time scale compresses waits on Cloudcraft, and a local answer endpoint in a loaded
+      // simulation can take longer than a scaled 5 s (100 ms at 50x) to reply.
+      const status = await putResponse(event.ResponseURL, body, RESPONSE_TIMEOUT_MS);
       if (status >= 200 && status < 300) {
         log('info', 'answered CloudFormation', { status: result.status, physicalId: result.physicalId, reason: result.reason });
         return;
