@@ -17,7 +17,7 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { configureEnvironment, Harness } from '../test/support/harness';
-import { simulateOnboarding, SimulationResult } from '../test/support/simulation';
+import { loadHandler, simulateOnboarding, SimulationResult } from '../test/support/simulation';
 
 const ROOT = path.join(__dirname, '..');
 const WORK = path.join(ROOT, '.cache', 'bench');
@@ -170,11 +170,7 @@ function measureModuleLoad(code: string) {
 /** Cloudcraft calls of the happy path, per event, against the emulator, with the handler code of the template. */
 async function measureCalls(code: string) {
   configureEnvironment(1);
-  const dir = path.join(WORK, 'calls');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'index.js'), code);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const handler = require(path.join(dir, 'index.js')).handler;
+  const handler = loadHandler(code);
   const harness = await Harness.start(1);
   try {
     const count = async (event: any) => {

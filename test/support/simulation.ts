@@ -47,7 +47,7 @@ export interface SimulationResult {
 }
 
 /** Loads the handler code as a module (below the repository, so it finds the AWS SDK as the runtime provides it). */
-function loadHandler(code: string): (event: any, context: any) => Promise<void> {
+export function loadHandler(code: string): (event: any, context: any) => Promise<void> {
   const dir = path.join(__dirname, '..', '..', '.cache', 'simulation', randomUUID());
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'index.js');
