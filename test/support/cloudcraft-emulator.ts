@@ -17,6 +17,8 @@
 import { randomUUID } from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
+import { Clock, systemClock } from '../../lib/runtime/clock';
+import { HttpRequest, HttpResponse, Transport, TransportError } from '../../lib/runtime/http';
 
 export const CLOUDCRAFT_AWS_ACCOUNT = '968898580625';
 
@@ -53,6 +55,11 @@ export interface Fault {
   readonly afterAction?: boolean;
   /** How many requests it applies to. */
   readonly times?: number;
+  /**
+   * Hold the request this long, then do the action, whether or not the client is still there (a slow verification
+   * that completes after the client gave up); the answer follows (or the fault's status, when given).
+   */
+  readonly actionDelayMs?: number;
 }
 
 export interface RateLimit {
@@ -72,7 +79,18 @@ export interface EmulatorOptions {
   readonly putClearsOmittedAccess?: boolean;
   readonly blockedRegions?: string[];
   readonly timeScale?: number;
+  /** The emulator's clock (a virtual one in tests on virtual time). */
+  readonly clock?: Clock;
 }
+
+/** What the emulator does with one request. */
+export type EmulatorAnswer =
+  | { readonly kind: 'answer'; readonly status: number; readonly headers: Record<string, string>; readonly text: string }
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'hang' };
+
+/** The base URL of the emulator reached in process (no socket), through `transport()`. */
+export const IN_PROCESS_URL = 'https://cloudcraft.emulator.test';
 
 export interface Account {
   id: string;
@@ -116,18 +134,48 @@ export class CloudcraftEmulator {
   private server?: http.Server;
   private readonly sockets = new Set<import('net').Socket>();
   private readonly scale: number;
-  /** Highest number of requests seen in any rate window, per key (for throughput figures). */
+  private readonly clock: Clock;
+  /** 429 answers given. */
   public rejected429 = 0;
 
   constructor(private readonly options: EmulatorOptions = {}) {
     this.users = options.users ?? [];
     this.rateLimit = options.rateLimit;
     this.scale = options.timeScale ?? 1;
+    this.clock = options.clock ?? {
+      now: () => Date.now() / this.scale,
+      sleep: (ms, signal) => systemClock.sleep(ms * this.scale, signal),
+    };
   }
 
   /** Emulator time, unscaled ms. */
   now(): number {
-    return Date.now() / this.scale;
+    return this.clock.now();
+  }
+
+  /**
+   * The emulator reached in process, as the Lambda code's `Transport`: requests to IN_PROCESS_URL go to the same
+   * routes as the HTTP server's, with no socket (other URLs go to `fallback`). Hangs and delays run on the emulator's clock.
+   */
+  transport(fallback?: Transport): Transport {
+    return async (request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> => {
+      if (!request.url.startsWith(IN_PROCESS_URL)) {
+        if (fallback) return fallback(request, signal);
+        throw new TransportError('network', 'ENOTFOUND');
+      }
+      const url = new URL(request.url);
+      const answer = this.dispatch(request.method, url.pathname, request.headers.Authorization ?? request.headers.authorization, request.body ?? '', signal);
+      const aborted = new Promise<never>((_, reject) => {
+        const fail = () => reject(new TransportError('timeout', 'no complete answer in time'));
+        if (signal.aborted) fail();
+        signal.addEventListener('abort', fail, { once: true });
+      });
+      const result = await Promise.race([answer, aborted]);
+      if (result.kind === 'reset') throw new TransportError('network', 'ECONNRESET');
+      if (result.kind === 'hang') return aborted;
+      const headers = Object.fromEntries(Object.entries(result.headers).map(([k, v]) => [k.toLowerCase(), v]));
+      return { status: result.status, headers, text: result.text };
+    };
   }
 
   get url(): string {
@@ -156,7 +204,7 @@ export class CloudcraftEmulator {
 
   /** Adds an account as if registered earlier (by hand or another tool). */
   seedAccount(fields: Partial<Account> & { roleArn: string; name: string }): Account {
-    const at = new Date(Date.now() - 86_400_000).toISOString();
+    const at = new Date(this.now() - 86_400_000).toISOString();
     const account: Account = {
       id: randomUUID(),
       externalId: this.users[0]?.externalId ?? '',
@@ -175,6 +223,11 @@ export class CloudcraftEmulator {
 
   inject(fault: Fault): void {
     this.faults.push({ ...fault, left: fault.times ?? 1 });
+  }
+
+  /** Ends every injected fault (Cloudcraft is back). */
+  clearFaults(): void {
+    this.faults = [];
   }
 
   /** Calls other than to the given paths (for counting what the handler did). */
@@ -196,54 +249,89 @@ export class CloudcraftEmulator {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const method = req.method ?? 'GET';
-    const path = (req.url ?? '/').split('?')[0];
     const text = await new Promise<string>(resolve => {
       let data = '';
       req.on('data', chunk => (data += chunk));
       req.on('end', () => resolve(data));
     });
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    const answer = await this.dispatch(req.method ?? 'GET', (req.url ?? '/').split('?')[0], req.headers.authorization, text, closed.signal);
+    if (answer.kind === 'hang') return; // never answers; the socket is destroyed at stop()
+    if (answer.kind === 'reset') {
+      res.socket?.destroy();
+      return;
+    }
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.text);
+  }
+
+  /** One request, as the emulator does it (shared by the HTTP server and the in-process transport). */
+  async dispatch(method: string, path: string, authorization: string | undefined, text: string, signal?: AbortSignal): Promise<EmulatorAnswer> {
     let body: any;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
       body = text;
     }
-    const record = (status: SeenCall['status']) => this.calls.push({ method, path, status, body, authorization: req.headers.authorization, at: this.now() });
+    const record = (status: SeenCall['status']) => this.calls.push({ method, path, status, body, authorization, at: this.now() });
 
     const fault = this.takeFault(method, path);
-    if (fault && !fault.afterAction) {
-      if (await this.applyFault(fault, res, record)) return;
+    if (fault?.actionDelayMs !== undefined) {
+      record('hang');
+      await this.clock.sleep(fault.actionDelayMs);
+      const done = this.route(method, path, body, authorization);
+      if (signal?.aborted) return { kind: 'hang' };
+      return fault.status !== undefined ? this.faultAnswer(fault) : this.answerOf(done);
     }
-    const answer = this.route(method, path, body, req.headers.authorization);
+    if (fault && !fault.afterAction) {
+      const applied = await this.applyFault(fault, record);
+      if (applied) return applied;
+    }
+    const answer = this.route(method, path, body, authorization);
     if (fault && fault.afterAction) {
-      if (await this.applyFault(fault, res, record)) return;
+      const applied = await this.applyFault(fault, record);
+      if (applied) return applied;
     }
     record(answer.status);
-    res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-    res.end(answer.status === 204 ? undefined : JSON.stringify(answer.body));
+    return this.answerOf(answer);
   }
 
-  /** Returns true when the fault answered (or dropped) the request. */
-  private async applyFault(fault: Fault, res: http.ServerResponse, record: (s: SeenCall['status']) => void): Promise<boolean> {
+  private answerOf(answer: Answer): EmulatorAnswer {
+    return {
+      kind: 'answer',
+      status: answer.status,
+      headers: { 'content-type': 'application/json', ...answer.headers },
+      text: answer.status === 204 ? '' : JSON.stringify(answer.body),
+    };
+  }
+
+  private faultAnswer(fault: Fault): EmulatorAnswer {
+    return {
+      kind: 'answer',
+      status: fault.status!,
+      headers: { 'content-type': fault.text !== undefined ? 'text/html' : 'application/json', ...fault.headers },
+      text: fault.text ?? (fault.body === undefined ? '' : JSON.stringify(fault.body)),
+    };
+  }
+
+  /** The fault's answer, or undefined when it only delayed the request. */
+  private async applyFault(fault: Fault, record: (s: SeenCall['status']) => void): Promise<EmulatorAnswer | undefined> {
     if (fault.hangMs !== undefined) {
       record('hang');
-      if (fault.hangMs === Infinity) return true; // never answers; the socket is destroyed at stop()
-      await new Promise(resolve => setTimeout(resolve, fault.hangMs! * this.scale));
-      if (fault.status === undefined && !fault.reset) return false;
+      if (fault.hangMs === Infinity) return { kind: 'hang' };
+      await this.clock.sleep(fault.hangMs);
+      if (fault.status === undefined && !fault.reset) return undefined;
     }
     if (fault.reset) {
       record('reset');
-      res.socket?.destroy();
-      return true;
+      return { kind: 'reset' };
     }
     if (fault.status !== undefined) {
       record(fault.status);
-      res.writeHead(fault.status, { 'content-type': fault.text !== undefined ? 'text/html' : 'application/json', ...fault.headers });
-      res.end(fault.text ?? (fault.body === undefined ? '' : JSON.stringify(fault.body)));
-      return true;
+      return this.faultAnswer(fault);
     }
-    return false;
+    return undefined;
   }
 
   private error(status: number, error: string, reason: string, headers: Record<string, string> = {}) {
@@ -299,12 +387,17 @@ export class CloudcraftEmulator {
       // window (more than one when rejected requests count too).
       const waitMs = window[window.length - limit.requests] + limit.windowMs - now;
       const headers: Record<string, string> = limit.retryAfter === 'seconds' ? { 'Retry-After': String(Math.ceil(waitMs / 1000)) }
-        : limit.retryAfter === 'date' ? { 'Retry-After': new Date(Date.now() + waitMs * this.scale + 1000).toUTCString() } : {};
+        : limit.retryAfter === 'date' ? { 'Retry-After': new Date(this.httpDateBase() + waitMs * this.scale + 1000).toUTCString() } : {};
       return this.error(429, 'Too Many Requests', 'too_many_requests', headers);
     }
     window.push(now);
     this.windows.set(key, window);
     return undefined;
+  }
+
+  /** Wall time for HTTP dates: a client on a scaled clock reads them against Date.now(); a virtual one against its own time. */
+  private httpDateBase(): number {
+    return this.options.clock ? this.now() : Date.now();
   }
 
   private verify(user: EmulatorUser, roleArn: unknown, region: string) {
@@ -321,7 +414,7 @@ export class CloudcraftEmulator {
     const region = typeof body.region === 'string' ? body.region : 'us-east-1';
     const failure = this.verify(user, body.roleArn, region);
     if (failure) return failure;
-    const at = new Date().toISOString();
+    const at = new Date(this.now()).toISOString();
     const account: Account = {
       id: randomUUID(),
       name: body.name,
@@ -351,7 +444,7 @@ export class CloudcraftEmulator {
       if (field in body) account[field] = body[field];
       else if (this.options.putClearsOmittedAccess) account[field] = null;
     }
-    account.updatedAt = new Date().toISOString();
+    account.updatedAt = new Date(this.now()).toISOString();
     return { status: 200, body: account };
   }
 }
