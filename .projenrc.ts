@@ -33,7 +33,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   testdir: 'test',
   tsconfig: {
     // The handler is bundled by esbuild (bundle:handler), not compiled by jsii; tsconfig.dev.json type-checks it.
-    exclude: ['lib/registration/handler/**'],
+    exclude: ['lib/runtime/**', 'lib/registration/handler/**', 'lib/organization/registrar/**'],
     compilerOptions: {},
   },
   tsconfigDevFile: 'tsconfig.dev.json',
@@ -71,10 +71,17 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-secrets-manager',
     '@aws-sdk/client-ssm',
     '@aws-sdk/client-iam',
+    // The Organization registrar's AWS calls (tests run the real clients against local endpoints; DynamoDB is dynalite).
+    '@aws-sdk/client-organizations',
+    '@aws-sdk/client-cloudformation',
+    '@aws-sdk/client-dynamodb',
+    '@aws-sdk/client-lambda',
+    'dynalite',
     // The member template also works inside cdklabs/cdk-stacksets' StackSetStack (tested).
     'cdk-stacksets',
   ],
 
+  minNodeVersion: '20.0.0',
   eslintOptions: { dirs: ['lib'], devdirs: ['test', 'examples', 'tools'], projectService: false, tsconfigPath: './tsconfig.dev.json' },
   jestOptions: {
     passWithNoTests: false,
@@ -89,28 +96,30 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '/tsconfig.tsbuildinfo'],
 });
 
-for (const pattern of ['/examples/', '/tools/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/cloudcraft-member.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+for (const pattern of ['/examples/', '/tools/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/cloudcraft-member.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
   project.npmignore?.exclude(pattern);
 }
 
 // The handler imports the AWS SDK v3 that the Lambda runtime provides; it is a dev dependency only for tests.
 project.eslint?.addOverride({
-  files: ['lib/registration/handler/**'],
+  files: ['lib/runtime/**', 'lib/registration/handler/**', 'lib/organization/registrar/**'],
   rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
 });
 
-// npm ci fails on this registry (it wants optional packages for other platforms): CI installs with npm install,
-// which still honours the lockfile.
-project.tasks.tryFind('install:ci')?.reset('npm install --no-audit --no-fund');
+// CI installs exactly the committed lockfile (npm ci); the lockfile is kept in sync with `npm install` on this
+// platform (it adds the platform entries npm ci needs here).
+project.tasks.tryFind('install:ci')?.reset('npm ci --no-audit --no-fund');
 
 // The registration handler: TypeScript in lib/registration/handler/, bundled and minified into one CommonJS
 // file that the constructs inline in templates (no file assets, so it also works in StackSet member accounts).
 // The AWS SDK v3 is left out: the Lambda runtime provides it.
+const bundle = (entry: string, outfile: string) => 'esbuild ' + entry + ' --bundle --platform=node --target=node24 --format=cjs --minify '
+  + '--legal-comments=none --external:@aws-sdk/* --outfile=' + outfile + ' --log-level=warning';
 const bundleHandler = project.addTask('bundle:handler', {
-  description: 'Bundle the registration handler into assets/registration-handler.js',
-  exec: 'esbuild lib/registration/handler/index.ts --bundle --platform=node --target=node24 --format=cjs --minify '
-    + '--legal-comments=none --external:@aws-sdk/* --outfile=assets/registration-handler.js --log-level=warning',
+  description: 'Bundle the Lambda code: the registration handler and the Organization registrar (assets/*.js)',
 });
+bundleHandler.exec(bundle('lib/registration/handler/index.ts', 'assets/registration-handler.js'));
+bundleHandler.exec(bundle('lib/organization/registrar/index.ts', 'assets/registrar.js'));
 project.preCompileTask.spawn(bundleHandler);
 
 // The Organization member template as a standalone CloudFormation file (for users without CDK), shipped in the package.

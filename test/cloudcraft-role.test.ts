@@ -226,3 +226,23 @@ describe('validation errors name the prop, the value and the fix', () => {
     expect(() => synthRole()).not.toThrow();
   });
 });
+
+describe('two Cloudcraft roles of one name in one stack', () => {
+  test('fail at synth with one clear error that says what to do', () => {
+    const stack = new Stack(new App(), 'Twice');
+    new CloudcraftRole(stack, 'First', { externalId: EXTERNAL_ID });
+    expect(() => new CloudcraftRole(stack, 'Second', { externalId: EXTERNAL_ID }))
+      .toThrow(/Twice\/Second: roleName "cloudcraft" is already the name of the Cloudcraft role Twice\/First in this stack.*includeThisAccount: false/);
+  });
+
+  test('are fine with different names, generated names, or in different stacks', () => {
+    const app = new App();
+    const stack = new Stack(app, 'One');
+    new CloudcraftRole(stack, 'First', { externalId: EXTERNAL_ID });
+    new CloudcraftRole(stack, 'Second', { externalId: EXTERNAL_ID, roleName: 'cloudcraft-2' });
+    new CloudcraftRole(stack, 'Third', { externalId: EXTERNAL_ID, generateRoleName: true });
+    new CloudcraftRole(stack, 'Fourth', { externalId: EXTERNAL_ID, generateRoleName: true });
+    new CloudcraftRole(new Stack(app, 'Two'), 'First', { externalId: EXTERNAL_ID });
+    expect(Object.keys(Template.fromStack(stack).findResources('AWS::IAM::Role'))).toHaveLength(4);
+  });
+});

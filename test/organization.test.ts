@@ -1,34 +1,48 @@
 /**
- * The Organization rollout: the management stack (shared key, StackSet) and the member template it deploys.
+ * The Organization rollout: the management stack (registrar, ledger, StackSet, triggers, alarm) and the member
+ * template it deploys (the Cloudcraft role only). The key's confinement is checked with an IAM policy engine.
  */
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { resolveCfn } from './helpers';
 import { CloudcraftOrganizationExampleStack } from '../examples/cloudcraft-organization-example-stack';
 import {
-  CloudcraftAccountFilter, CloudcraftAccountNaming, CloudcraftCallAs, CloudcraftOrganizationIntegration, CloudcraftOrganizationIntegrationProps,
+  CloudcraftAccess, CloudcraftAccountFilter, CloudcraftAccountNaming, CloudcraftApiKey, CloudcraftOrganizationIntegration,
+  CloudcraftOrganizationIntegrationProps,
 } from '../lib';
 import { addMemberStack } from '../lib/organization/member-template';
+import { CONFIG_VARIABLE, parseConfig } from '../lib/organization/registrar/config';
 
 const MANAGEMENT = '111122223333';
 const MEMBER = '222233334444';
-const ORG = 'o-a1b2c3d4e5';
 const PACKS = [AwsSolutionsChecks, NIST80053R5Checks, HIPAASecurityChecks, PCIDSS321Checks, ServerlessChecks];
 
-function organization(over: Partial<CloudcraftOrganizationIntegrationProps> = {}, context: Record<string, unknown> = {}) {
+function organization(over: Partial<CloudcraftOrganizationIntegrationProps> = {}, context: Record<string, unknown> = {},
+  account: string | null = MANAGEMENT) {
   const app = new App({ context });
-  const stack = new Stack(app, 'Org', { env: { account: MANAGEMENT, region: 'us-east-1' } });
+  const stack = new Stack(app, 'Org', { env: { account: account ?? undefined, region: 'us-east-1' } });
   const construct = new CloudcraftOrganizationIntegration(stack, 'Cloudcraft', {
-    apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Source', 'cloudcraft/api-key'),
-    organizationId: ORG,
+    apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'cloudcraft/api-key')),
     organizationalUnitIds: ['ou-ab12-cdef3456'],
-    callAs: CloudcraftCallAs.SELF,
     ...over,
   });
   return { app, stack, construct, template: Template.fromStack(stack) };
+}
+
+function onlyOf(template: Template, type: string): any {
+  const found = Object.values(template.findResources(type));
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0];
+}
+
+function memberOf(template: Template): any {
+  return JSON.parse(onlyOf(template, 'AWS::CloudFormation::StackSet').Properties.TemplateBody);
 }
 
 function findings(stack: Stack): string[] {
@@ -36,125 +50,172 @@ function findings(stack: Stack): string[] {
 }
 
 const base = organization();
-const member = base.construct.memberTemplate;
-const memberText = JSON.stringify(member);
+const member = memberOf(base.template);
 
 describe('member template', () => {
-  test('flat and bootstrap-free: no assets, nested stacks, transforms, macros or BootstrapVersion', () => {
+  test('the Cloudcraft role only: no function, secret, key or custom resource', () => {
+    const types = Object.values(member.Resources).map((r: any) => r.Type).sort();
+    expect(types).toEqual(['AWS::CloudFormation::WaitConditionHandle', 'AWS::IAM::Role']);
+    expect(JSON.stringify(member)).not.toMatch(/Lambda|SecretsManager|KMS|Custom::|ZipFile|cdk-bootstrap|assets/);
+    expect(Object.keys(member.Parameters).sort()).toEqual(['CloudcraftAccountId', 'ExternalId', 'HomeRegion']);
     expect(member.Transform).toBeUndefined();
     expect(member.Rules).toBeUndefined();
-    expect(Object.keys(member.Parameters).sort()).toEqual(['CloudcraftAccountId', 'ExternalId', 'HomeRegion', 'SharedSecretArn', 'SharedSecretKmsKeyArn']);
-    const types = Object.values(member.Resources).map((r: any) => r.Type);
-    expect(types).not.toContain('AWS::CloudFormation::Stack');
-    expect(types).not.toContain('AWS::CDK::Metadata');
-    expect(memberText).not.toMatch(/cdk-bootstrap|S3Bucket|S3Key|assets/i);
-    const fn = Object.values(member.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function') as any;
-    expect(typeof fn.Properties.Code.ZipFile).toBe('string');
-    expect(fn.Properties.Runtime).toBe('nodejs24.x');
+  });
+
+  test('size reported; at most 10 KB with the minimal policy (goal), and under the 51,200-byte inline limit', () => {
+    const minimal = memberOf(organization({ access: CloudcraftAccess.minimal() }).template);
+    const bytes = { readOnlyAccess: Buffer.byteLength(JSON.stringify(member)), minimal: Buffer.byteLength(JSON.stringify(minimal)) };
+    process.stdout.write(`member template bytes: ${JSON.stringify(bytes)}\n`);
+    expect(bytes.minimal).toBeLessThanOrEqual(10_240);
+    expect(bytes.readOnlyAccess).toBeLessThanOrEqual(bytes.minimal);
   });
 
   test('no account or region from synth time', () => {
-    const withoutCode = JSON.stringify(member, (k, v) => (k === 'ZipFile' ? '<code>' : v));
-    expect(withoutCode).not.toMatch(/\b\d{12}\b/);
-    expect(withoutCode).not.toMatch(/\b(us|eu|ap|sa|ca|me|af|il|mx)-(gov-)?(east|west|north|south|central|northeast|southeast|northwest|southwest)-\d\b/);
+    const text = JSON.stringify(member);
+    expect(text).not.toMatch(new RegExp(`${MANAGEMENT}|${MEMBER}`));
+    expect(text).not.toMatch(/\b(us|eu|ap|sa|ca|me|af|il|mx)-(gov-)?(east|west|north|south|central|northeast|southeast|northwest|southwest)-\d\b/);
   });
 
-  test('fits an inline StackSet template body (51,200 bytes); size reported', () => {
-    expect(base.construct.memberTemplateBytes).toBe(Buffer.byteLength(base.construct.stackSet.templateBody!));
-    expect(base.construct.memberTemplateBytes).toBeLessThanOrEqual(51_200);
-    process.stdout.write(`member template: ${base.construct.memberTemplateBytes} bytes\n`);
-  });
-
-  test('home-region guard: in two regions of one account, one role, one handler, one registration', () => {
-    const evaluate = (condition: any, region: string, home: string): boolean => {
-      const [a, b] = condition['Fn::Equals'].map((x: any) => resolveCfn(x, { 'AWS::Region': region, 'HomeRegion': home }));
+  test('home-region guard: deployed in two regions of one account, one role', () => {
+    const evaluate = (condition: any, region: string): boolean => {
+      const [a, b] = condition['Fn::Equals'].map((x: any) => resolveCfn(x, { 'AWS::Region': region, 'HomeRegion': 'us-east-1' }));
       return a === b;
     };
-    const counts: Record<string, number> = {};
+    let roles = 0;
     for (const region of ['us-east-1', 'eu-west-1']) {
       for (const resource of Object.values(member.Resources) as any[]) {
-        const on = resource.Condition === undefined || evaluate(member.Conditions[resource.Condition], region, 'us-east-1');
-        if (on) counts[resource.Type] = (counts[resource.Type] ?? 0) + 1;
+        const on = resource.Condition === undefined || evaluate(member.Conditions[resource.Condition], region);
+        if (on && resource.Type === 'AWS::IAM::Role') roles++;
       }
     }
-    expect(counts['AWS::IAM::Role']).toBe(2); // the Cloudcraft role and the handler role, once each
-    expect(counts['AWS::Lambda::Function']).toBe(1);
-    expect(counts['Custom::CloudcraftRegistration']).toBe(1);
-    expect(counts['AWS::CloudFormation::WaitConditionHandle']).toBe(2); // the only thing in the other region
-    expect(Object.values(member.Resources).map((r: any) => r.Type)).not.toContain('Custom::CloudcraftIamParameters'); // read once, in the management account
+    expect(roles).toBe(1);
   });
 
-  test('accounts are named from their alias by default', () => {
-    const registration = Object.values(member.Resources).find((r: any) => r.Type === 'Custom::CloudcraftRegistration') as any;
-    expect(registration.Properties.AccountNamePattern).toBe('{alias}');
-    expect(registration.Properties.AccountName).toBeUndefined();
-    expect(memberText).toContain('iam:ListAccountAliases');
-  });
-
-  test('a names map and a pattern are passed through', () => {
-    const { construct } = organization({ accountNaming: CloudcraftAccountNaming.fromPattern('aws/{alias}', { names: { [MEMBER]: 'Payments' } }) });
-    const registration = Object.values(construct.memberTemplate.Resources).find((r: any) => r.Type === 'Custom::CloudcraftRegistration') as any;
-    expect(registration.Properties).toMatchObject({ AccountNamePattern: 'aws/{alias}', AccountNames: JSON.stringify({ [MEMBER]: 'Payments' }) });
-  });
-
-  test('cdk-nag packs and schema validation as errors pass on the member template', () => {
+  test('cdk-nag packs and schema validation as errors pass on it', () => {
     const app = new App({ context: { '@aws-cdk/core:validateAgainstDefaultRules': true } });
-    const stack = addMemberStack(app, {});
+    const stack = addMemberStack(app, { access: CloudcraftAccess.minimal() });
     expect(findings(stack)).toEqual([]);
     Validations.of(app).addPlugins(...PACKS.map(Pack => new Pack()));
     expect(() => app.synth()).not.toThrow();
   });
+
+  test('a permissions boundary is rendered per member account, by name', () => {
+    const stack = new Stack(new App(), 'Names');
+    const { template } = organization({ permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyName(stack, 'B', 'boundary') });
+    const role = Object.values(memberOf(template).Resources).find((r: any) => r.Type === 'AWS::IAM::Role') as any;
+    expect(resolveCfn(role.Properties.PermissionsBoundary, { 'AWS::Partition': 'aws', 'AWS::AccountId': MEMBER })).toBe(`arn:aws:iam::${MEMBER}:policy/boundary`);
+    const imported = organization({ permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'I', `arn:aws:iam::${MANAGEMENT}:policy/team/boundary`) });
+    const role2 = Object.values(memberOf(imported.template).Resources).find((r: any) => r.Type === 'AWS::IAM::Role') as any;
+    expect(resolveCfn(role2.Properties.PermissionsBoundary, { 'AWS::Partition': 'aws', 'AWS::AccountId': MEMBER })).toBe(`arn:aws:iam::${MEMBER}:policy/team/boundary`);
+  });
+
+  test('a permissions boundary created in this app is refused with what to do', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Org', { env: { account: MANAGEMENT, region: 'us-east-1' } });
+    const boundary = new iam.ManagedPolicy(stack, 'Boundary', { statements: [new iam.PolicyStatement({ actions: ['s3:Get*'], resources: ['*'] })] });
+    expect(() => new CloudcraftOrganizationIntegration(stack, 'C', {
+      apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'K', 'k')),
+      organizationalUnitIds: ['r-ab12'],
+      permissionsBoundary: boundary,
+    })).toThrow(/permissionsBoundary .* cannot be used in the member accounts.*fromManagedPolicyName/);
+  });
 });
 
-describe('management stack', () => {
-  test('a service-managed StackSet: explicit callAs, auto-deployment, named IAM, home region only, parameters from this stack', () => {
-    const stackSet = Object.values(base.template.findResources('AWS::CloudFormation::StackSet'))[0].Properties;
+describe('StackSet', () => {
+  test('service-managed, auto-deployment, home region only, parameters from this stack', () => {
+    const stackSet = onlyOf(base.template, 'AWS::CloudFormation::StackSet').Properties;
     expect(stackSet).toMatchObject({
       PermissionModel: 'SERVICE_MANAGED',
       CallAs: 'SELF',
       AutoDeployment: { Enabled: true, RetainStacksOnAccountRemoval: false },
       Capabilities: ['CAPABILITY_NAMED_IAM'],
-      ManagedExecution: { Active: true },
-      OperationPreferences: { MaxConcurrentCount: 20, FailureToleranceCount: 0, RegionConcurrencyType: 'PARALLEL' },
       StackInstancesGroup: [{ Regions: ['us-east-1'], DeploymentTargets: { OrganizationalUnitIds: ['ou-ab12-cdef3456'] } }],
     });
     const parameters = Object.fromEntries(stackSet.Parameters.map((p: any) => [p.ParameterKey, p.ParameterValue]));
-    expect(parameters.SharedSecretArn).toEqual({ Ref: expect.stringMatching(/^CloudcraftSharedApiKey/) });
-    expect(parameters.SharedSecretKmsKeyArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^CloudcraftSharedKey/), 'Arn'] });
     expect(parameters.ExternalId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^CloudcraftIamParameters/), 'ExternalId'] });
     expect(parameters.HomeRegion).toBe('us-east-1');
-    expect(JSON.parse(stackSet.TemplateBody)).toEqual(member);
   });
 
-  test('options: delegated admin, account filter, concurrency, retention, no auto-deployment', () => {
-    const { template } = organization({
-      callAs: CloudcraftCallAs.DELEGATED_ADMIN,
-      accountFilter: CloudcraftAccountFilter.exceptAccounts('444455556666'),
-      maxConcurrentAccounts: 3,
-      failureToleranceAccounts: 1,
-      autoDeployment: false,
-      retainStacksOnAccountRemoval: true,
-      homeRegion: 'eu-central-1',
+  test.each([
+    [{}, 100, 10],
+    [{ maxConcurrentPercentage: 25, failureTolerancePercentage: 0 }, 25, 0],
+  ])('the real concurrency is the configured one (%j): SOFT_FAILURE_TOLERANCE, so failures do not lower it', (over, concurrency, tolerance) => {
+    const preferences = onlyOf(organization(over).template, 'AWS::CloudFormation::StackSet').Properties.OperationPreferences;
+    expect(preferences).toEqual({ ConcurrencyMode: 'SOFT_FAILURE_TOLERANCE', MaxConcurrentPercentage: concurrency, FailureTolerancePercentage: tolerance, RegionConcurrencyType: 'PARALLEL' });
+    // StackSets' rule (API_StackSetOperationPreferences): STRICT runs min(max, tolerance + 1); SOFT runs max.
+    const real = (p: any) => (p.ConcurrencyMode === 'SOFT_FAILURE_TOLERANCE' ? p.MaxConcurrentPercentage : Math.min(p.MaxConcurrentPercentage, p.FailureTolerancePercentage + 1));
+    expect(real(preferences)).toBe(concurrency);
+  });
+
+  test('from a delegated administrator, this account is excluded from the targets (it has its own role)', () => {
+    const none = onlyOf(organization({ delegatedAdmin: true }).template, 'AWS::CloudFormation::StackSet').Properties;
+    expect(none).toMatchObject({ CallAs: 'DELEGATED_ADMIN', StackInstancesGroup: [{ DeploymentTargets: { AccountFilterType: 'DIFFERENCE', Accounts: [MANAGEMENT] } }] });
+    const except = onlyOf(organization({ delegatedAdmin: true, accountFilter: CloudcraftAccountFilter.exceptAccounts('444455556666') }).template, 'AWS::CloudFormation::StackSet').Properties;
+    expect(except.StackInstancesGroup[0].DeploymentTargets).toMatchObject({ AccountFilterType: 'DIFFERENCE', Accounts: ['444455556666', MANAGEMENT] });
+    const only = onlyOf(organization({ delegatedAdmin: true, accountFilter: CloudcraftAccountFilter.onlyAccounts('444455556666', MANAGEMENT) }).template, 'AWS::CloudFormation::StackSet').Properties;
+    expect(only.StackInstancesGroup[0].DeploymentTargets).toMatchObject({ AccountFilterType: 'INTERSECTION', Accounts: ['444455556666'] });
+    const notIncluded = onlyOf(organization({ delegatedAdmin: true, includeThisAccount: false }).template, 'AWS::CloudFormation::StackSet').Properties;
+    expect(notIncluded.StackInstancesGroup[0].DeploymentTargets.AccountFilterType).toBeUndefined();
+  });
+
+  test('the management account gets its role from this stack (StackSets never deploy there), or not', () => {
+    expect(Object.values(base.template.findResources('AWS::IAM::Role')).filter((r: any) => r.Properties.RoleName === 'cloudcraft')).toHaveLength(1);
+    expect(Object.values(organization({ includeThisAccount: false }).template.findResources('AWS::IAM::Role')).filter((r: any) => r.Properties.RoleName === 'cloudcraft')).toHaveLength(0);
+  });
+});
+
+describe('registrar', () => {
+  const fn = onlyOf(base.template, 'AWS::Lambda::Function').Properties;
+  const config = parseConfig(resolveCfn(fn.Environment.Variables[CONFIG_VARIABLE], {
+    'AWS::Partition': 'aws',
+    'AWS::Region': 'us-east-1',
+    'AWS::AccountId': MANAGEMENT,
+    'AWS::URLSuffix': 'amazonaws.com',
+    [Object.keys(base.template.findResources('AWS::DynamoDB::Table'))[0]]: 'ledger-table',
+  }));
+
+  test('one writer: reserved concurrency 1, Node.js 24, inline code, 15 minutes', () => {
+    expect(fn).toMatchObject({ ReservedConcurrentExecutions: 1, Runtime: 'nodejs24.x', Timeout: 900 });
+    expect(typeof fn.Code.ZipFile).toBe('string');
+  });
+
+  test('its configuration names the key by reference, the ledger, the StackSet, the targets and the role', () => {
+    expect(config).toMatchObject({
+      apiUrl: 'https://api.cloudcraft.co',
+      apiKey: { source: 'secretsmanager' },
+      ledgerTable: 'ledger-table',
+      stackSetName: 'cloudcraft-integration',
+      callAs: 'SELF',
+      homeRegion: 'us-east-1',
+      targets: ['ou-ab12-cdef3456'],
+      role: { partition: 'aws', path: '/', name: 'cloudcraft' },
+      naming: { pattern: '{name}', names: {} },
+      access: { read: null, write: null },
+      graceMs: 86_400_000,
     });
-    const stackSet = Object.values(template.findResources('AWS::CloudFormation::StackSet'))[0].Properties;
-    expect(stackSet).toMatchObject({
-      CallAs: 'DELEGATED_ADMIN',
-      AutoDeployment: { Enabled: false, RetainStacksOnAccountRemoval: true },
-      OperationPreferences: { MaxConcurrentCount: 3, FailureToleranceCount: 1 },
-      StackInstancesGroup: [{ Regions: ['eu-central-1'], DeploymentTargets: { AccountFilterType: 'DIFFERENCE', Accounts: ['444455556666'] } }],
-    });
-    expect(CloudcraftAccountFilter.onlyAccounts('1')._bind()).toEqual({ type: 'INTERSECTION', accounts: ['1'] });
   });
 
-  test('the management account is covered by an ordinary stack (StackSets never deploy there), or not', () => {
-    base.template.resourceCountIs('Custom::CloudcraftRegistration', 1);
-    organization({ includeThisAccount: false }).template.resourceCountIs('Custom::CloudcraftRegistration', 0);
+  test('the ledger: on demand, encrypted, point-in-time recovery, retained', () => {
+    const table = onlyOf(base.template, 'AWS::DynamoDB::Table');
+    expect(table.Properties).toMatchObject({ BillingMode: 'PAY_PER_REQUEST', SSESpecification: { SSEEnabled: true }, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(onlyOf(organization({ ledgerRemovalPolicy: RemovalPolicy.DESTROY }).template, 'AWS::DynamoDB::Table').DeletionPolicy).toBe('Delete');
   });
 
-  test('the key is copied by a dynamic reference: the template holds no key, only the reference', () => {
-    const secret = Object.values(base.template.findResources('AWS::SecretsManager::Secret'))[0].Properties;
-    expect(JSON.stringify(secret.SecretString)).toMatch(/\{\{resolve:secretsmanager:/);
-    expect(secret.KmsKeyId).toBeDefined();
+  test('triggers: the StackSet\'s instance events, a schedule (hourly by default), and each deployment', () => {
+    const rules = Object.values(base.template.findResources('AWS::Events::Rule')).map((r: any) => r.Properties);
+    const byEvent = rules.find(r => r.EventPattern)!;
+    expect(byEvent.EventPattern).toMatchObject({ 'source': ['aws.cloudformation'], 'detail-type': ['CloudFormation StackSet StackInstance Status Change'] });
+    expect(JSON.stringify(resolveCfn(byEvent.EventPattern.detail, { 'AWS::Partition': 'aws' }))).toContain(`arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stackset/cloudcraft-integration:`);
+    expect(rules.find(r => r.ScheduleExpression)!.ScheduleExpression).toBe('rate(1 hour)');
+    base.template.resourceCountIs('Custom::CloudcraftOrganizationRegistrar', 1);
+    const custom = organization({ schedule: events.Schedule.rate(Duration.minutes(30)) }).template;
+    expect(Object.values(custom.findResources('AWS::Events::Rule')).map((r: any) => r.Properties.ScheduleExpression)).toContain('rate(30 minutes)');
+  });
+
+  test('an alarm when accounts stay unregistered, or the registrar stops reporting', () => {
+    const alarm = onlyOf(base.template, 'AWS::CloudWatch::Alarm').Properties;
+    expect(alarm).toMatchObject({ MetricName: 'AccountsUnregistered', Namespace: 'cdk-cloudcraft', Threshold: 1, EvaluationPeriods: 3, TreatMissingData: 'breaching' });
   });
 
   test('cdk-nag packs and schema validation as errors pass on the management stack', () => {
@@ -163,61 +224,47 @@ describe('management stack', () => {
     Validations.of(app).addPlugins(...PACKS.map(Pack => new Pack()));
     expect(() => app.synth()).not.toThrow();
   });
-
-  test('the organization example synthesizes', () => {
-    const app = new App();
-    const stack = new CloudcraftOrganizationExampleStack(app, 'OrgExample', {
-      env: { region: 'eu-west-1' }, organizationId: ORG, organizationalUnitIds: ['r-ab12'],
-    });
-    expect(Template.fromStack(stack).findResources('AWS::CloudFormation::StackSet')).not.toEqual({});
-  });
-
-  test.each([
-    [{ organizationId: 'org-1' }, /organizationId "org-1" is not an AWS Organizations ID/],
-    [{ organizationalUnitIds: [] }, /organizationalUnitIds \[\] is empty/],
-    [{ organizationalUnitIds: ['engineering'] }, /organizationalUnitIds "engineering" is not an OU or root ID/],
-    [{ maxConcurrentAccounts: 0 }, /maxConcurrentAccounts 0 is not a whole number in range/],
-    [{ failureToleranceAccounts: 1.5 }, /failureToleranceAccounts 1.5 is not a whole number in range/],
-    [{ accountNaming: CloudcraftAccountNaming.fromPattern('prod') }, /has neither \{alias\} nor \{accountId\}/],
-  ])('validation: %j', (over, message) => {
-    expect(() => organization(over as any)).toThrow(message);
-  });
-
-  test('validation: a stack without a region needs homeRegion', () => {
-    const stack = new Stack(new App(), 'Agnostic');
-    expect(() => new CloudcraftOrganizationIntegration(stack, 'C', {
-      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'S', 'k'), organizationId: ORG, organizationalUnitIds: ['r-ab12'], callAs: CloudcraftCallAs.SELF,
-    })).toThrow(/homeRegion .* is not known: the stack has no region. Give homeRegion/);
-  });
 });
 
-describe('the shared key under an IAM policy engine', () => {
-  const refs = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': MANAGEMENT, 'AWS::URLSuffix': 'amazonaws.com' };
-  const t = base.template.toJSON();
-  const idOf = (type: string) => Object.keys(t.Resources).find(k => t.Resources[k].Type === type)!;
-  const secretId = idOf('AWS::SecretsManager::Secret');
-  const keyId = idOf('AWS::KMS::Key');
-  const secretArn = `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:CloudcraftSharedApiKey-AbCdEf`;
+describe('the API key under an IAM policy engine: only the registrar\'s role can read it', () => {
+  // A key in a secret of this account, encrypted with a customer managed key: the hardest case (two policies).
+  const app = new App();
+  const stack = new Stack(app, 'Org', { env: { account: MANAGEMENT, region: 'us-east-1' } });
+  const encryptionKey = new kms.Key(stack, 'Cmk');
+  const secret = new secretsmanager.Secret(stack, 'ApiKey', { encryptionKey });
+  new CloudcraftOrganizationIntegration(stack, 'Cloudcraft', { apiKey: CloudcraftApiKey.fromSecret(secret), organizationalUnitIds: ['r-ab12'] });
+  const t = Template.fromStack(stack).toJSON();
+  const idOf = (type: string, prefix = '') => Object.keys(t.Resources).find(k => t.Resources[k].Type === type && k.startsWith(prefix))!;
+  const secretArn = `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:ApiKey-AbCdEf`;
   const keyArn = `arn:aws:kms:us-east-1:${MANAGEMENT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
-  const resolved = (value: unknown) => resolveCfn(value, { ...refs, [secretId]: secretArn, [`${keyId}.Arn`]: keyArn });
-  const secretPolicy = resolved(Object.values(base.template.findResources('AWS::SecretsManager::ResourcePolicy'))[0].Properties.ResourcePolicy);
-  const keyPolicy = resolved(t.Resources[keyId].Properties.KeyPolicy);
-  // The member handler's own policy, from the member template, with the StackSet's parameter values.
-  const memberPolicy = resolveCfn(
-    (Object.values(member.Resources).find((r: any) => r.Type === 'AWS::IAM::ManagedPolicy') as any).Properties.PolicyDocument,
-    { ...refs, 'AWS::AccountId': MEMBER, 'SharedSecretArn': secretArn, 'SharedSecretKmsKeyArn': keyArn, 'CloudcraftHandlerLogs19467EFE.Arn': `arn:aws:logs:us-east-1:${MEMBER}:log-group:handler:*` },
-  );
+  const registrarRole = `arn:aws:iam::${MANAGEMENT}:role/Org-CloudcraftRegistrarRole-AbC`;
+  const refs = {
+    [`${idOf('AWS::IAM::Role', 'CloudcraftRegistrarRole')}.Arn`]: registrarRole,
+    'AWS::Partition': 'aws',
+    'AWS::Region': 'us-east-1',
+    'AWS::AccountId': MANAGEMENT,
+    'AWS::URLSuffix': 'amazonaws.com',
+    [idOf('AWS::SecretsManager::Secret')]: secretArn,
+    [`${idOf('AWS::KMS::Key')}.Arn`]: keyArn,
+    [`${idOf('AWS::DynamoDB::Table')}.Arn`]: `arn:aws:dynamodb:us-east-1:${MANAGEMENT}:table/ledger`,
+    [`${idOf('AWS::Logs::LogGroup')}.Arn`]: `arn:aws:logs:us-east-1:${MANAGEMENT}:log-group:registrar:*`,
+  };
+  const registrarPolicies = Object.entries(t.Resources)
+    .filter(([, r]: any) => r.Type === 'AWS::IAM::ManagedPolicy' && JSON.stringify(r.Properties.Roles ?? []).includes('CloudcraftRegistrarRole') && !JSON.stringify(r.Properties).includes('lambda:InvokeFunction'))
+    .map(([id, r]: any) => ({ name: id, policy: resolveCfn(r.Properties.PolicyDocument, refs) }));
+  const keyPolicy = resolveCfn(t.Resources[idOf('AWS::KMS::Key')].Properties.KeyPolicy, refs);
+  const everything = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
 
-  async function decide(principal: string, action: string, resource: string, resourcePolicy: any, orgId: string, extra: Record<string, string> = {}) {
-    const accountId = principal.split(':')[4];
+  async function decide(principal: string, identity: Array<{ name: string; policy: any }>, action: string, resource: string, resourcePolicy: any,
+    extra: Record<string, string> = {}) {
     const result: any = await runSimulation({
       request: {
         principal,
         action,
         resource: { resource, accountId: MANAGEMENT },
-        contextVariables: { 'aws:PrincipalOrgID': orgId, 'aws:PrincipalAccount': accountId, 'aws:PrincipalArn': principal, ...extra },
+        contextVariables: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5', 'aws:PrincipalAccount': principal.split(':')[4], 'aws:PrincipalArn': principal, ...extra },
       },
-      identityPolicies: [{ name: 'handler', policy: memberPolicy }],
+      identityPolicies: identity,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
       resourcePolicy,
@@ -225,41 +272,68 @@ describe('the shared key under an IAM policy engine', () => {
     if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors).slice(0, 2000));
     return result.overallResult;
   }
+  const viaSecretsManager = { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com', 'kms:CallerAccount': MANAGEMENT };
 
-  const handler = `arn:aws:iam::${MEMBER}:role/cloudcraft-registration-handler`;
-  const viaSecretsManager = { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' };
-
-  test('a member account\'s registration handler can read the secret and decrypt it through Secrets Manager', async () => {
-    expect(await decide(handler, 'secretsmanager:GetSecretValue', secretArn, secretPolicy, ORG)).toBe('Allowed');
-    expect(await decide(handler, 'kms:Decrypt', keyArn, keyPolicy, ORG, viaSecretsManager)).toBe('Allowed');
+  test('no resource policy names another account: the secret has none, and the key policy only this account', () => {
+    expect(Object.values(t.Resources).map((r: any) => r.Type)).not.toContain('AWS::SecretsManager::ResourcePolicy');
+    const principals = JSON.stringify(keyPolicy.Statement.map((s: any) => s.Principal));
+    expect(principals.match(/\d{12}/g)!.every((account: string) => account === MANAGEMENT)).toBe(true);
   });
 
-  test('another role in a member account cannot, even with the same permissions', async () => {
-    const other = `arn:aws:iam::${MEMBER}:role/developer`;
-    expect(await decide(other, 'secretsmanager:GetSecretValue', secretArn, secretPolicy, ORG)).not.toBe('Allowed');
-    expect(await decide(other, 'kms:Decrypt', keyArn, keyPolicy, ORG, viaSecretsManager)).not.toBe('Allowed');
+  test('control: the engine does let another account in when a resource policy names the Organization', async () => {
+    const orgPolicy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } } }] };
+    expect(await decide(`arn:aws:iam::${MEMBER}:role/anything`, [{ name: 'admin', policy: everything }], 'secretsmanager:GetSecretValue', secretArn, orgPolicy)).toBe('Allowed');
   });
 
-  test('a role of the same name outside the Organization cannot', async () => {
-    const outsider = 'arn:aws:iam::999988887777:role/cloudcraft-registration-handler';
-    expect(await decide(outsider, 'secretsmanager:GetSecretValue', secretArn, secretPolicy, 'o-zzzzzzzzzz')).not.toBe('Allowed');
-    expect(await decide(outsider, 'kms:Decrypt', keyArn, keyPolicy, 'o-zzzzzzzzzz', viaSecretsManager)).not.toBe('Allowed');
+  test('the registrar\'s role can read the key and decrypt it', async () => {
+    expect(registrarPolicies.length).toBeGreaterThan(0);
+    expect(await decide(registrarRole, registrarPolicies, 'secretsmanager:GetSecretValue', secretArn, undefined)).toBe('Allowed');
+    expect(await decide(registrarRole, registrarPolicies, 'kms:Decrypt', keyArn, keyPolicy, viaSecretsManager)).toBe('Allowed');
   });
 
-  test('the key cannot be used directly, only through Secrets Manager', async () => {
-    expect(await decide(handler, 'kms:Decrypt', keyArn, keyPolicy, ORG)).not.toBe('Allowed');
+  test.each([
+    ['a role of the registrar\'s own name pattern', `arn:aws:iam::${MEMBER}:role/Org-CloudcraftRegistrarRole-AbC`],
+    ['the old design\'s handler role name', `arn:aws:iam::${MEMBER}:role/cloudcraft-registration-handler`],
+    ['an administrator', `arn:aws:iam::${MEMBER}:role/OrganizationAccountAccessRole`],
+    ['the member account root', `arn:aws:iam::${MEMBER}:root`],
+  ])('%s in another account of the Organization, with every right there, cannot read or decrypt it', async (_who, principal) => {
+    const all = [{ name: 'admin', policy: everything }];
+    expect(await decide(principal, all, 'secretsmanager:GetSecretValue', secretArn, undefined)).not.toBe('Allowed');
+    expect(await decide(principal, all, 'kms:Decrypt', keyArn, keyPolicy, { ...viaSecretsManager, 'kms:CallerAccount': MEMBER })).not.toBe('Allowed');
   });
 });
 
-describe('the standalone member template (for users without CDK)', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { MEMBER_TEMPLATE_FILE } = require('../tools/member-template') as { MEMBER_TEMPLATE_FILE: string };
-
-  test('the build wrote it, and it is the member template with its parameters', () => {
-    const fs = jest.requireActual('fs') as typeof import('fs');
-    if (!fs.existsSync(MEMBER_TEMPLATE_FILE)) throw new Error(`${MEMBER_TEMPLATE_FILE} is missing: run "npx projen member-template" (part of the build)`);
-    const standalone = JSON.parse(fs.readFileSync(MEMBER_TEMPLATE_FILE, 'utf8'));
-    expect(standalone).toEqual(member);
-    expect(Object.keys(standalone.Parameters).sort()).toEqual(['CloudcraftAccountId', 'ExternalId', 'HomeRegion', 'SharedSecretArn', 'SharedSecretKmsKeyArn']);
+describe('validation', () => {
+  test.each([
+    [{ organizationalUnitIds: [] }, /organizationalUnitIds \[\] is empty/],
+    [{ organizationalUnitIds: ['engineering'] }, /organizationalUnitIds "engineering" is not an OU or root ID/],
+    [{ maxConcurrentPercentage: 0 }, /maxConcurrentPercentage 0 is not a whole percentage from 1 to 100/],
+    [{ failureTolerancePercentage: 101 }, /failureTolerancePercentage 101 is not a whole percentage/],
+    [{ accountNaming: CloudcraftAccountNaming.fromPattern('prod') }, /has none of \{alias\}, \{name\} and \{accountId\}/],
+    [{ accountNaming: CloudcraftAccountNaming.fromAlias() }, /uses \{alias\}, which the registrar cannot read/],
+    [{ generateRoleName: true }, /generateRoleName true cannot be used in an Organization/],
+    [{ homeRegion: 'europe' }, /homeRegion "europe" is not an AWS region/],
+    [{ verificationRegion: 'us-east' }, /verificationRegion "us-east" is not an AWS region/],
+    [{ readAccessTeams: ['team/abc'] }, /readAccessTeams "team\/abc" is not a Cloudcraft team ID/],
+    [{ stackSetName: '1-bad_name' }, /stackSetName "1-bad_name" is not a StackSet name/],
+  ])('%j', (over, message) => {
+    expect(() => organization(over as any)).toThrow(message);
   });
+
+  test('a stack without a region needs homeRegion', () => {
+    const stack = new Stack(new App(), 'Agnostic');
+    expect(() => new CloudcraftOrganizationIntegration(stack, 'C', {
+      apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'S', 'k')), organizationalUnitIds: ['r-ab12'],
+    })).toThrow(/homeRegion .* is not known: the stack has no region. Give homeRegion/);
+  });
+
+  test('a delegated administrator with onlyAccounts needs a stack account to leave itself out', () => {
+    expect(() => organization({ delegatedAdmin: true, accountFilter: CloudcraftAccountFilter.onlyAccounts('444455556666') }, {}, null))
+      .toThrow(/accountFilter "onlyAccounts\(...\)" cannot leave out this delegated administrator account/);
+  });
+});
+
+test('the organization example synthesizes', () => {
+  const stack = new CloudcraftOrganizationExampleStack(new App(), 'OrgExample', { env: { region: 'eu-west-1' }, organizationalUnitIds: ['r-ab12'] });
+  expect(Template.fromStack(stack).findResources('AWS::CloudFormation::StackSet')).not.toEqual({});
 });

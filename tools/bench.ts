@@ -5,8 +5,8 @@
  * targets are only compared.
  *
  *   npm run bench                 full run (about 17 minutes on 2 cores)
- *   npm run bench -- --quick      3 repeats, onboarding N = 100 only (about 5 minutes)
- *   npm run bench -- --repeats 9  repeats for timings (default 7; onboarding N = 100 uses min(repeats, 3))
+ *   npm run bench -- --quick      3 repeats, registrar N = 1,000 only
+ *   npm run bench -- --repeats 9  repeats for timings (default 7)
  *
  * The library is loaded from build/ (the compiled JavaScript users get), which the bench task compiles first.
  */
@@ -16,8 +16,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { benchRegistrar, RegistrarBenchResult } from './bench-registrar';
 import { configureEnvironment, Harness } from '../test/support/harness';
-import { loadHandler, simulateOnboarding, SimulationResult } from '../test/support/simulation';
+import { loadHandler } from '../test/support/simulation';
 
 const ROOT = path.join(__dirname, '..');
 const WORK = path.join(ROOT, '.cache', 'bench');
@@ -204,75 +205,20 @@ async function measureCalls(code: string) {
   }
 }
 
-interface OnboardingFigures {
-  readonly accounts: number;
-  readonly reading: string;
-  readonly concurrency: number;
-  readonly runs: number;
-  /** Accepted calls as a fraction of what the limit allows (1.0 at most). */
-  readonly throughputOfLimit: Spread;
-  /**
-   * The most this configuration can reach when StackSets' concurrency, not the limit, is the bottleneck: each
-   * account spends the stack overhead before its calls, so at most concurrency x calls per overhead go out.
-   */
-  readonly concurrencyCeiling: number;
-  readonly callsPerAccount: Spread;
-  readonly acceptedCallsPerAccount: Spread;
-  readonly rejected429: Spread;
-  readonly failures: number;
-  readonly duplicates: number;
-  readonly simulatedSeconds: Spread;
-}
-
-const STACK_OVERHEAD_MS = 45_000;
-/** Cloudcraft's published limit: 20 requests per window; the window is 10 s or a minute depending on the source. */
-const LIMIT_REQUESTS = 20;
-
-async function measureOnboarding(memberFunction: any, defaultConcurrency: number) {
-  const large = QUICK ? 100 : 1_000;
-  const configurations: Array<{ accounts: number; reading: string; windowMs: number; concurrency: number; countRejected?: boolean }> = [
-    ...(QUICK ? [100] : [100, 1_000]).flatMap(accounts => [
-      { accounts, reading: '20/min', windowMs: 60_000, concurrency: defaultConcurrency },
-      { accounts, reading: '20/10s', windowMs: 10_000, concurrency: defaultConcurrency },
-    ]),
-    // The README's advice where the looser reading holds: more accounts at once.
-    { accounts: large, reading: '20/10s', windowMs: 10_000, concurrency: 80 },
-    // If Cloudcraft counted rejected (429) requests against the limit too (it does not say): the default, and
-    // the README's advice for that case.
-    { accounts: 100, reading: '20/min, 429s counted', windowMs: 60_000, concurrency: defaultConcurrency, countRejected: true },
-    { accounts: large, reading: '20/min, 429s counted', windowMs: 60_000, concurrency: 5, countRejected: true },
-  ];
-  const results: OnboardingFigures[] = [];
-  for (const { accounts, reading, windowMs, concurrency, countRejected } of configurations) {
-    const runs = accounts >= 1_000 ? 1 : Math.min(REPEATS, 3);
-    const all: SimulationResult[] = [];
-    for (let run = 0; run < runs; run++) {
-      progress(`onboarding ${accounts} accounts, limit ${reading}, concurrency ${concurrency}, run ${run + 1}/${runs}`);
-      all.push(await simulateOnboarding({
-        accounts,
-        concurrency,
-        rateLimit: { requests: LIMIT_REQUESTS, windowMs, retryAfter: 'seconds', countRejected },
-        stackOverheadMs: STACK_OVERHEAD_MS,
-        timeScale: 0.02,
-        handlerCode: memberFunction.Code.ZipFile,
-        handlerTimeoutMs: memberFunction.Timeout * 1000,
-      }));
+/**
+ * The Organization registrar on virtual time (tools/bench-registrar.ts): N accounts, both readings of Cloudcraft's
+ * limit, rejected requests counted or not.
+ */
+async function measureRegistrar() {
+  const sizes = QUICK ? [1_000] : [1_000, 10_000];
+  const results: RegistrarBenchResult[] = [];
+  for (const accounts of sizes) {
+    for (const windowMs of [10_000, 60_000]) {
+      for (const countRejected of [false, true]) {
+        progress(`registrar: ${accounts} accounts, 20 per ${windowMs / 1000} s, 429s ${countRejected ? '' : 'not '}counted`);
+        results.push(await benchRegistrar({ accounts, windowMs, countRejected }));
+      }
     }
-    const accepted = median(all.map(r => r.acceptedCallsPerAccount));
-    results.push({
-      accounts,
-      reading,
-      concurrency,
-      runs,
-      throughputOfLimit: spread(all.map(r => r.throughputOfLimit), 2),
-      concurrencyCeiling: Number(Math.min(1, (concurrency * accepted / STACK_OVERHEAD_MS) / (LIMIT_REQUESTS / windowMs)).toFixed(2)),
-      callsPerAccount: spread(all.map(r => r.callsPerAccount), 2),
-      acceptedCallsPerAccount: spread(all.map(r => r.acceptedCallsPerAccount), 2),
-      rejected429: spread(all.map(r => r.rejected429), 0),
-      failures: all.reduce((sum, r) => sum + r.failures, 0),
-      duplicates: all.reduce((sum, r) => sum + r.duplicates, 0),
-      simulatedSeconds: spread(all.map(r => r.simulatedSeconds), 0),
-    });
   }
   return results;
 }
@@ -369,15 +315,14 @@ async function main(): Promise<void> {
   const provider = synthesizeOne(stack => builders.providerFramework(stack, 0));
   const orgStack = new Stack(new App(), 'Org', { env: { account: '111122223333', region: 'us-east-1' } });
   const organization = new lib.CloudcraftOrganizationIntegration(orgStack, 'Cloudcraft', {
-    apiKeySecret: secretsmanager.Secret.fromSecretNameV2(orgStack, 'ApiKeySecret', 'cloudcraft/api-key'),
-    organizationId: 'o-a1b2c3d4e5',
+    apiKey: lib.CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(orgStack, 'ApiKeySecret', 'cloudcraft/api-key')),
     organizationalUnitIds: ['r-ab12'],
-    callAs: lib.CloudcraftCallAs.SELF,
+    access: lib.CloudcraftAccess.minimal(),
   });
-  const memberTemplate = organization.memberTemplate;
   const memberBody = orgStack.resolve(organization.stackSet.templateBody) as string;
-  const memberFunction = Object.values<any>(memberTemplate.Resources).find(r => r.Type === 'AWS::Lambda::Function').Properties;
-  const concurrency = (orgStack.resolve(organization.stackSet.operationPreferences) as any).maxConcurrentCount as number;
+  const memberTemplate = JSON.parse(memberBody);
+  const managementTemplate = orgStack.resolve((orgStack as any)._toCloudFormation());
+  const registrarCode = Object.values<any>(managementTemplate.Resources).find(r => r.Type === 'AWS::Lambda::Function').Properties.Code.ZipFile as string;
   const standaloneFile = path.join(ROOT, 'assets', 'cloudcraft-member.template.json');
 
   progress('module load on the Lambda runtime\'s Node');
@@ -386,18 +331,20 @@ async function main(): Promise<void> {
   const calls = await measureCalls(code);
   progress('synth time');
   const synth = measureSynth();
-  const onboarding = await measureOnboarding(memberFunction, concurrency);
+  const registrar = await measureRegistrar();
 
   const templates = {
     singleAccountStackBytes: single.templateFileBytes,
     singleAccountStackMinifiedBytes: Buffer.byteLength(JSON.stringify(single.template)),
     memberTemplateBytes: Buffer.byteLength(memberBody),
+    registrarInlineBytes: Buffer.byteLength(registrarCode),
     memberTemplateStandaloneFileBytes: fs.existsSync(standaloneFile) ? fs.statSync(standaloneFile).size : null,
     inlineTemplateBodyLimitBytes: 51_200,
   };
   const resources = {
     cloudcraftIntegrationStack: { ...resourceCount(single.template), fileAssets: single.fileAssets },
     organizationMemberStack: resourceCount(memberTemplate),
+    organizationManagementStack: resourceCount(managementTemplate),
     anchors: {
       bareRole: { ...resourceCount(bareRole.template), fileAssets: bareRole.fileAssets },
       providerFramework: { ...resourceCount(provider.template), fileAssets: provider.fileAssets },
@@ -411,12 +358,15 @@ async function main(): Promise<void> {
     { figure: 'calls: Create', measured: calls.create.measured, target: `<= ${calls.create.minimum + 1}`, meets: calls.create.measured <= calls.create.minimum + 1 },
     { figure: 'calls: Update', measured: calls.updateName.measured, target: `= ${calls.updateName.minimum}`, meets: calls.updateName.measured === calls.updateName.minimum },
     { figure: 'calls: Delete', measured: calls.delete.measured, target: `= ${calls.delete.minimum}`, meets: calls.delete.measured === calls.delete.minimum },
-    ...onboarding.map(o => ({
-      figure: `onboarding ${o.accounts}, ${o.reading}, concurrency ${o.concurrency}: throughput of limit`,
-      measured: `${o.throughputOfLimit.median}, ${o.failures} of ${o.accounts * o.runs} failed`,
-      target: o.concurrencyCeiling < 0.9 && o.failures === 0 ? `>= 0.9 (ceiling ${o.concurrencyCeiling}: concurrency-bound)` : '>= 0.9, none failed',
-      meets: o.throughputOfLimit.median >= 0.9 && o.failures === 0 && o.duplicates === 0,
-    })),
+    ...registrar.flatMap(r => [
+      {
+        figure: `registrar ${r.accounts}, ${r.reading}: throughput of limit, 429s of calls, duplicates`,
+        measured: `${r.throughputOfLimit}, ${r.rejected429OfCalls}, ${r.duplicates}`,
+        target: '>= 0.95, <= 0.01, 0',
+        meets: r.throughputOfLimit >= 0.95 && r.rejected429OfCalls <= 0.01 && r.duplicates === 0 && r.registered === r.accounts,
+      },
+      { figure: `registrar ${r.accounts}, ${r.reading}: no-change run calls`, measured: r.noChangeRunCalls, target: '= 1', meets: r.noChangeRunCalls === 1 },
+    ]),
     {
       figure: 'synth ratio at 50 stacks, app time (to bare roles)',
       measured: synth50.ratioToBareRole.app,
@@ -435,17 +385,17 @@ async function main(): Promise<void> {
       target: '<= 1.5',
       meets: synth50.ratioToProviderFramework.app <= 1.5,
     },
-    { figure: 'member template bytes', measured: templates.memberTemplateBytes, target: '<= 25600', meets: templates.memberTemplateBytes <= 25_600 },
+    { figure: 'member template bytes (minimal policy)', measured: templates.memberTemplateBytes, target: '<= 10240', meets: templates.memberTemplateBytes <= 10_240 },
   ];
 
   const report = {
     benchmark: 'cdk-cloudcraft',
     command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
     machine: host,
-    settings: { repeats: REPEATS, quick: QUICK, onboardingTimeScale: 0.02, stackOverheadSeconds: STACK_OVERHEAD_MS / 1000 },
+    settings: { repeats: REPEATS, quick: QUICK },
     handler,
     cloudcraftCalls: calls,
-    onboarding,
+    registrar,
     synth,
     templates,
     resources,

@@ -1,2 +1,1 @@
-export * from './member-integration';
 export * from './organization-integration';

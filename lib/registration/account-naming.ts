@@ -19,6 +19,8 @@ export interface AccountNamingBinding {
   readonly pattern: string;
   readonly names: { [accountId: string]: string };
   readonly needsAlias: boolean;
+  /** The pattern uses `{name}`, the account's name in AWS Organizations (only the Organization registrar knows it). */
+  readonly needsOrganizationName: boolean;
 }
 
 /**
@@ -27,8 +29,9 @@ export interface AccountNamingBinding {
  */
 export abstract class CloudcraftAccountNaming {
   /**
-   * A pattern: `{alias}` becomes the account's IAM alias (`aws-<account ID>` for an account without one) and
-   * `{accountId}` the account ID. For example `aws/{alias}`.
+   * A pattern: `{accountId}` becomes the account ID; `{alias}` the account's IAM alias (`aws-<account ID>` for an
+   * account without one; single-account integrations only); `{name}` the account's name in AWS Organizations
+   * (Organization integrations only). For example `aws/{alias}` or `{name} ({accountId})`.
    */
   public static fromPattern(pattern: string, options: AccountNamingOptions = {}): CloudcraftAccountNaming {
     return new PatternNaming(pattern, options.names ?? {});
@@ -37,6 +40,13 @@ export abstract class CloudcraftAccountNaming {
   /** The account's IAM alias (`aws-<account ID>` for an account without one). */
   public static fromAlias(options: AccountNamingOptions = {}): CloudcraftAccountNaming {
     return new PatternNaming('{alias}', options.names ?? {});
+  }
+
+  /**
+   * The account's name in AWS Organizations (Organization integrations only).
+   */
+  public static fromOrganizationName(options: AccountNamingOptions = {}): CloudcraftAccountNaming {
+    return new PatternNaming('{name}', options.names ?? {});
   }
 
   protected constructor() {}
@@ -51,9 +61,9 @@ class PatternNaming extends CloudcraftAccountNaming {
   }
 
   public _bind(scope: Construct): AccountNamingBinding {
-    if (!Token.isUnresolved(this.pattern) && !/\{(alias|accountId)\}/.test(this.pattern)) {
-      throw new CloudcraftValidationError(scope, 'accountNaming pattern', this.pattern, 'has neither {alias} nor {accountId}, so every account would get the same name',
-        'Use a pattern such as "{alias}" or "aws/{alias}", or give accountName for a single account.');
+    if (!Token.isUnresolved(this.pattern) && !/\{(alias|accountId|name)\}/.test(this.pattern)) {
+      throw new CloudcraftValidationError(scope, 'accountNaming pattern', this.pattern, 'has none of {alias}, {name} and {accountId}, so every account would get the same name',
+        'Use a pattern such as "{alias}" (one account) or "{name}" (an Organization), or give accountName for a single account.');
     }
     for (const [accountId, name] of Object.entries(this.names)) {
       if (!/^\d{12}$/.test(accountId) || (!Token.isUnresolved(name) && name.trim() === '')) {
@@ -61,6 +71,6 @@ class PatternNaming extends CloudcraftAccountNaming {
           'Map each account ID to the name it should have in Cloudcraft.');
       }
     }
-    return { pattern: this.pattern, names: { ...this.names }, needsAlias: this.pattern.includes('{alias}') };
+    return { pattern: this.pattern, names: { ...this.names }, needsAlias: this.pattern.includes('{alias}'), needsOrganizationName: this.pattern.includes('{name}') };
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CloudcraftAccess } from './access';
@@ -7,6 +7,9 @@ import {
   CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateAccountId, validateExternalId, validatePartition,
   validateRoleName, validateRolePath,
 } from '../private/validate';
+
+/** Cloudcraft roles with a fixed name, per stack (IAM role names are unique in an account). */
+const NAMED_ROLES = new WeakMap<Stack, Map<string, string>>();
 
 /**
  * Options of the Cloudcraft role, shared by every construct that creates one.
@@ -122,6 +125,18 @@ export class CloudcraftRole extends Construct {
     const roleName = props.generateRoleName ? undefined : (props.roleName ?? 'cloudcraft');
     validateRoleName(this, 'roleName', roleName);
     validateRolePath(this, 'path', props.path);
+    if (roleName !== undefined && !Token.isUnresolved(roleName)) {
+      const stack = Stack.of(this);
+      const named = NAMED_ROLES.get(stack) ?? new Map<string, string>();
+      NAMED_ROLES.set(stack, named);
+      const other = named.get(roleName);
+      if (other !== undefined) {
+        throw new CloudcraftValidationError(this, 'roleName', roleName,
+          `is already the name of the Cloudcraft role ${other} in this stack, and IAM role names are unique in an account`,
+          'Give one of them another roleName (or generateRoleName: true); a CloudcraftOrganizationIntegration already connects its own account, so set includeThisAccount: false there or drop the other integration.');
+      }
+      named.set(roleName, this.node.path);
+    }
 
     this.access = props.access ?? CloudcraftAccess.readOnlyAccess();
     const binding = this.access._bind(this);

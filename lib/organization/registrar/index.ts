@@ -1,0 +1,550 @@
+/**
+ * The Organization registrar: the one writer that keeps Cloudcraft in step with an AWS Organization. It runs in the
+ * management account (or the StackSets delegated administrator) with reserved concurrency 1, on a schedule, on the
+ * StackSet's stack-instance events, and as the custom resource of its own stack (Create/Update: reconcile; Delete:
+ * deregister everything it owns). The API key never leaves this account.
+ *
+ * A run: read the ledger (what it owns), the Organization and the StackSet's instances (what is desired), and
+ * Cloudcraft's account list (what is); plan (reconcile.ts, pure); carry the plan out under one pacer, writing the
+ * ledger before each POST (so an unconfirmed POST is recognised later) and after each change; publish metrics.
+ * Time, HTTP and AWS I/O are injected (createRegistrar), so tests run it on virtual time.
+ */
+import { AwsIo, sdkIo } from './aws';
+import { CONFIG_VARIABLE, nameOf, parseConfig, RegistrarConfig, roleArnOf, teamEntries } from './config';
+import { Action, afterRefusal, DesiredAccount, LedgerEntry, plan, planRemoveAll, registrationBody } from './reconcile';
+import { readApiKey, SecretReader, sdkSecretReader, describeKeySource } from '../../runtime/api-key';
+import { Clock, systemClock } from '../../runtime/clock';
+import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
+import { fetchTransport, Transport } from '../../runtime/http';
+import { makeLog } from '../../runtime/log';
+import { Pacer, PacerState } from '../../runtime/pacer';
+import { CloudcraftAccount } from '../../runtime/policy';
+import { Redactor } from '../../runtime/redact';
+import { ANSWER_BUDGET_MS, answer, answerBody, CfnEvent, CfnResult, isCfnEvent } from '../../runtime/respond';
+
+export interface RegistrarDeps {
+  readonly clock: Clock;
+  readonly transport: Transport;
+  readonly io: AwsIo;
+  readonly readSecret: SecretReader;
+  readonly sink: (line: string) => void;
+  readonly random: () => number;
+  /** Read from CDK_CLOUDCRAFT_REGISTRAR when not given. */
+  readonly config?: RegistrarConfig;
+}
+
+export interface LambdaContext {
+  readonly functionName?: string;
+  getRemainingTimeInMillis(): number;
+}
+
+/** What one run did, for metrics, logs and tests. */
+export interface RunSummary {
+  readonly trigger: string;
+  readonly skipped?: string;
+  readonly desired: number;
+  readonly registered: number;
+  readonly pending: number;
+  readonly failed: number;
+  readonly removed: number;
+  readonly calls: number;
+  readonly rejected429: number;
+  readonly complete: boolean;
+  readonly error?: string;
+}
+
+/** How long an unconfirmed POST may take to show up in Cloudcraft's list. */
+export const SETTLE_MS = 60_000;
+/** Time kept back from the function's deadline: the answer to CloudFormation and the last ledger writes. */
+const RESERVE_MS = ANSWER_BUDGET_MS + 10_000;
+/** Continuations of a run that stopped at its deadline (15 minutes each): about a day of work. */
+const MAX_CONTINUATIONS = 96;
+const LEDGER_ACCOUNT = 'account#';
+const META_PACER = 'meta#pacer';
+const META_RUN = 'meta#run';
+const META_DEPLOYMENT = 'meta#deployment';
+const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
+
+interface Ledger {
+  readonly entries: Map<string, LedgerEntry>;
+  pacer?: PacerState;
+  lastRunStartedAt?: number;
+  /** The external ID the member roles trust, recorded by each deployment. */
+  externalId?: string;
+}
+
+type Trigger =
+  | { kind: 'deploy'; event: CfnEvent }
+  | { kind: 'instance-event'; time: number }
+  | { kind: 'schedule' }
+  | { kind: 'continue'; depth: number };
+
+function triggerOf(event: unknown): Trigger {
+  if (isCfnEvent(event)) return { kind: 'deploy', event };
+  const e = (event ?? {}) as Record<string, unknown>;
+  if (e.cdkCloudcraft === 'continue') return { kind: 'continue', depth: Number(e.depth) || 1 };
+  if (e['detail-type'] === 'CloudFormation StackSet StackInstance Status Change') {
+    const time = Date.parse(String(e.time ?? ''));
+    return { kind: 'instance-event', time: Number.isNaN(time) ? Infinity : time };
+  }
+  return { kind: 'schedule' };
+}
+
+export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
+  const deps: RegistrarDeps = {
+    clock: systemClock,
+    transport: fetchTransport(),
+    io: sdkIo(),
+    readSecret: sdkSecretReader,
+    sink: line => console.log(line),
+    random: Math.random,
+    ...partial,
+  };
+  return async (event: unknown, context: LambdaContext): Promise<RunSummary> => {
+    const redactor = new Redactor();
+    const trigger = triggerOf(event);
+    const log = makeLog(deps.sink, redactor, { component: 'registrar', trigger: trigger.kind });
+    const deadlineAt = deps.clock.now() + context.getRemainingTimeInMillis() - RESERVE_MS;
+    let config: RegistrarConfig;
+    try {
+      config = deps.config ?? parseConfig(process.env[CONFIG_VARIABLE]);
+    } catch (err) {
+      const reason = `cdk-cloudcraft registrar: cannot read its configuration (${(err as Error).message}).`;
+      log('error', reason);
+      if (trigger.kind === 'deploy') await respond(deps, trigger.event, { status: 'FAILED', physicalId: trigger.event.PhysicalResourceId ?? 'cloudcraft-registrar', reason }, log, redactor);
+      return emptySummary(trigger.kind, { error: reason });
+    }
+    const run = new Run(deps, config, log, redactor, deadlineAt, (context as LambdaContext).functionName ?? config.functionName);
+
+    if (trigger.kind === 'deploy' && trigger.event.ResourceType === IAM_PARAMETERS_TYPE) {
+      await respond(deps, trigger.event, await run.iamParameters(trigger.event), log, redactor);
+      return emptySummary('iam-parameters', {});
+    }
+    if (trigger.kind === 'deploy') {
+      const physicalId = `cloudcraft-registrar:${config.stackSetName}`;
+      if (trigger.event.RequestType === 'Delete') {
+        const summary = await run.removeAll();
+        const left = summary.error ? ` ${summary.error}` : '';
+        // A Delete never fails: a FAILED answer would only leave the stack in DELETE_FAILED. What is left is in the
+        // ledger table, which the stack retains.
+        await respond(deps, trigger.event, {
+          status: 'SUCCESS',
+          physicalId,
+          reason: summary.complete ? `Removed ${summary.removed} registrations from Cloudcraft.` : `Removed ${summary.removed} registrations; others remain in Cloudcraft, listed in the retained ledger table ${config.ledgerTable}.${left}`,
+        }, log, redactor);
+        return summary;
+      }
+      // Create/Update: record what the deployment says, answer at once (the deployment does not wait on Cloudcraft's
+      // rate limit), then reconcile.
+      await run.recordDeployment(trigger.event);
+      await respond(deps, trigger.event, { status: 'SUCCESS', physicalId, data: { LedgerTable: config.ledgerTable } }, log, redactor);
+      return run.reconcile(trigger.kind, true, 0);
+    }
+    if (trigger.kind === 'instance-event') {
+      const ledger = await run.readLedger();
+      if (ledger && ledger.lastRunStartedAt !== undefined && ledger.lastRunStartedAt > trigger.time) {
+        log('info', 'skipped: a run that started after this event covered it');
+        return emptySummary(trigger.kind, { skipped: 'covered by a later run' });
+      }
+    }
+    return run.reconcile(trigger.kind, false, trigger.kind === 'continue' ? trigger.depth : 0);
+  };
+}
+
+export const handler = createRegistrar();
+
+function emptySummary(trigger: string, extra: Partial<RunSummary>): RunSummary {
+  return { trigger, desired: 0, registered: 0, pending: 0, failed: 0, removed: 0, calls: 0, rejected429: 0, complete: false, ...extra };
+}
+
+async function respond(deps: RegistrarDeps, event: CfnEvent, result: CfnResult, log: Log, redactor: Redactor): Promise<void> {
+  const ok = await answer(event, answerBody(event, result, t => redactor.redact(t)), deps.clock, deps.transport,
+    (attempt, why) => log('warn', 'answer to CloudFormation failed', { attempt, why }));
+  log(ok ? 'info' : 'error', ok ? 'answered CloudFormation' : 'could not answer CloudFormation', { status: result.status, reason: result.reason });
+}
+
+class Run {
+  private client?: CloudcraftClient;
+  private pacer?: Pacer;
+  private ledger: Ledger = { entries: new Map() };
+  private removed = 0;
+  /** Cloudcraft's accounts as last listed, updated with every change this run made. */
+  private seen = new Map<string, CloudcraftAccount>();
+  private failures = new Map<string, string>();
+
+  constructor(
+    private readonly deps: RegistrarDeps,
+    private readonly config: RegistrarConfig,
+    private readonly log: Log,
+    private readonly redactor: Redactor,
+    private readonly deadlineAt: number,
+    private readonly functionName: string | undefined,
+  ) {}
+
+  /** The custom resource that reads the key owner's external ID and Cloudcraft's AWS account, once per deployment. */
+  async iamParameters(event: CfnEvent): Promise<CfnResult> {
+    const physicalId = 'cloudcraft-iam-parameters';
+    if (event.RequestType === 'Delete') return { status: 'SUCCESS', physicalId: event.PhysicalResourceId ?? physicalId };
+    try {
+      const client = await this.connect();
+      const { accountId, externalId } = await client.iamParameters();
+      return { status: 'SUCCESS', physicalId, data: { AccountId: accountId, ExternalId: externalId } };
+    } catch (err) {
+      return { status: 'FAILED', physicalId: event.PhysicalResourceId ?? physicalId, reason: this.describe(err) };
+    }
+  }
+
+  /** Keeps the external ID given by the deployment (it is the trust of every member role). */
+  async recordDeployment(event: CfnEvent): Promise<void> {
+    const externalId = event.ResourceProperties?.ExternalId;
+    if (typeof externalId !== 'string' || externalId === '') return;
+    try {
+      await this.deps.io.ledgerWrite(this.config.ledgerTable, META_DEPLOYMENT, { externalId });
+    } catch (err) {
+      this.log('warn', 'cannot record the deployment', { error: (err as Error)?.name });
+    }
+  }
+
+  async readLedger(): Promise<Ledger | undefined> {
+    try {
+      const items = await this.deps.io.ledgerRead(this.config.ledgerTable);
+      const ledger: Ledger = { entries: new Map() };
+      for (const { pk, data } of items) {
+        if (pk.startsWith(LEDGER_ACCOUNT)) {
+          const entry = data as LedgerEntry;
+          if (entry && typeof entry.accountId === 'string' && typeof entry.roleArn === 'string') ledger.entries.set(entry.accountId, entry);
+        } else if (pk === META_PACER) {
+          ledger.pacer = data as PacerState;
+        } else if (pk === META_RUN) {
+          ledger.lastRunStartedAt = (data as { startedAt?: number })?.startedAt;
+        } else if (pk === META_DEPLOYMENT) {
+          ledger.externalId = (data as { externalId?: string })?.externalId;
+        }
+      }
+      this.ledger = ledger;
+      return ledger;
+    } catch (err) {
+      this.log('error', 'cannot read the ledger', { table: this.config.ledgerTable, error: (err as Error)?.name ?? String(err) });
+      return undefined;
+    }
+  }
+
+  private async write(entry: LedgerEntry): Promise<void> {
+    this.ledger.entries.set(entry.accountId, entry);
+    await this.deps.io.ledgerWrite(this.config.ledgerTable, `${LEDGER_ACCOUNT}${entry.accountId}`, entry);
+  }
+
+  private async forget(accountId: string): Promise<void> {
+    this.ledger.entries.delete(accountId);
+    await this.deps.io.ledgerDelete(this.config.ledgerTable, `${LEDGER_ACCOUNT}${accountId}`);
+  }
+
+  private async connect(): Promise<CloudcraftClient> {
+    const key = await readApiKey(this.config.apiKey, this.deps.readSecret, this.redactor);
+    this.pacer = new Pacer(this.ledger.pacer, this.deps.clock.now());
+    this.client = new CloudcraftClient({
+      apiUrl: this.config.apiUrl.replace(/\/+$/, ''),
+      apiKey: key,
+      keySource: describeKeySource(this.config.apiKey),
+      clock: this.deps.clock,
+      transport: this.deps.transport,
+      pacer: this.pacer,
+      log: this.log,
+      random: this.deps.random,
+      deadlineAt: this.deadlineAt,
+    });
+    return this.client;
+  }
+
+  /** Desired accounts (ACTIVE, in the targets, instance SUCCEEDED in the home region, plus this account) and those to keep. */
+  async readDesired(): Promise<{ desired: DesiredAccount[]; keep: Set<string> }> {
+    const { io } = this.deps;
+    const config = this.config;
+    const found = new Map<string, { name: string; state: string; ous: string[] }>();
+    const visit = async (parentId: string, ous: string[]): Promise<void> => {
+      for (const account of await io.accountsOf(parentId)) {
+        if (!found.has(account.id)) found.set(account.id, { name: account.name, state: account.state, ous });
+      }
+      for (const ou of await io.ousOf(parentId)) await visit(ou, [ou, ...ous]);
+    };
+    for (const target of config.targets) await visit(target, target.startsWith('ou-') ? [target] : []);
+
+    const filter = config.accountFilter;
+    const inTargets = (id: string) => !filter || (filter.type === 'INTERSECTION' ? filter.accounts.includes(id) : !filter.accounts.includes(id));
+    const instances = new Map<string, string | undefined>();
+    for (const instance of await io.stackInstances(config.stackSetName, config.callAs, config.homeRegion)) {
+      if (instance.region === config.homeRegion) instances.set(instance.account, instance.detailedStatus);
+    }
+    const desired: DesiredAccount[] = [];
+    const keep = new Set<string>();
+    for (const [accountId, account] of found) {
+      if (!inTargets(accountId) || account.state !== 'ACTIVE') continue;
+      if (config.thisAccount?.accountId === accountId) continue;
+      const status = instances.get(accountId);
+      if (status === 'SUCCEEDED') desired.push(this.desiredAccount(accountId, roleArnOf(config, accountId), account.name, account.ous));
+      else if (status === 'PENDING' || status === 'RUNNING') keep.add(accountId);
+    }
+    if (config.thisAccount) {
+      const self = found.get(config.thisAccount.accountId) ?? await io.describeAccount(config.thisAccount.accountId);
+      const ous = found.get(config.thisAccount.accountId)?.ous ?? [];
+      desired.push(this.desiredAccount(config.thisAccount.accountId, config.thisAccount.roleArn, self?.name, ous));
+    }
+    return { desired, keep };
+  }
+
+  private desiredAccount(accountId: string, roleArn: string, orgName: string | undefined, ous: string[]): DesiredAccount {
+    const { access } = this.config;
+    const byOu = ous.map(ou => access.byOu?.[ou]).find(a => a !== undefined);
+    return {
+      accountId,
+      roleArn,
+      name: nameOf(this.config, accountId, orgName),
+      readAccess: teamEntries(byOu?.read !== undefined ? byOu.read : access.read),
+      writeAccess: teamEntries(byOu?.write !== undefined ? byOu.write : access.write),
+    };
+  }
+
+  async reconcile(trigger: string, force: boolean, depth: number): Promise<RunSummary> {
+    const { clock, io } = this.deps;
+    const startedAt = clock.now();
+    let error: string | undefined;
+    let complete = false;
+    let desired: DesiredAccount[] = [];
+    let actual: CloudcraftAccount[] = [];
+    if (!(await this.readLedger())) return this.finish(trigger, [], [], false, 'cannot read the ledger table', depth);
+    try {
+      await io.ledgerWrite(this.config.ledgerTable, META_RUN, { startedAt });
+      const wanted = await this.readDesired();
+      desired = wanted.desired;
+      const client = await this.connect();
+      actual = await client.listAccounts();
+      this.seen = new Map(actual.map(a => [a.id, a]));
+      for (let round = 1; ; round++) {
+        const actions = plan({
+          desired,
+          keep: wanted.keep,
+          actual,
+          ledger: [...this.ledger.entries.values()],
+          now: clock.now(),
+          externalId: this.config.externalId ?? this.ledger.externalId,
+          graceMs: this.config.graceMs,
+          settleMs: SETTLE_MS,
+          force,
+        });
+        const outcome = await this.execute(actions, actual);
+        actual = outcome.actual;
+        const settling = actions.some(a => a.kind === 'wait' && !a.conflict && a.why.startsWith('an earlier')) || outcome.ambiguous > 0;
+        if (!settling || round >= 3 || client.remaining() < SETTLE_MS + 60_000) {
+          complete = !settling;
+          break;
+        }
+        this.log('info', 'waiting for unconfirmed registrations to show up', { ms: SETTLE_MS });
+        await client.sleep(SETTLE_MS);
+        actual = await client.listAccounts();
+        this.seen = new Map(actual.map(a => [a.id, a]));
+      }
+    } catch (err) {
+      error = this.describe(err);
+      this.log(err instanceof CloudcraftError && err.details.deadline ? 'warn' : 'error', 'run stopped', { error });
+    }
+    return this.finish(trigger, desired, this.seen.size > 0 || actual.length === 0 ? [...this.seen.values()] : actual, complete, error, depth);
+  }
+
+  /** Carries out actions in order until one stops the run (the key refused, the deadline). */
+  private async execute(actions: Action[], actual: CloudcraftAccount[]): Promise<{ actual: CloudcraftAccount[]; ambiguous: number }> {
+    const client = this.client!;
+    let ambiguous = 0;
+    this.seen = new Map(actual.map(a => [a.id, a]));
+    const list = this.seen;
+    const remainingDeregistrations = new Map<string, number>();
+    for (const a of actions) if (a.kind === 'deregister') remainingDeregistrations.set(a.accountId, (remainingDeregistrations.get(a.accountId) ?? 0) + 1);
+    for (const action of actions) {
+      const entry = 'accountId' in action ? this.ledger.entries.get(action.accountId) : undefined;
+      switch (action.kind) {
+        case 'wait':
+          if (action.conflict) this.failures.set(action.accountId, action.why);
+          this.log(action.conflict ? 'warn' : 'info', 'account waits', { accountId: action.accountId, why: action.why });
+          break;
+        case 'claim':
+          await this.write({ accountId: action.account.accountId, roleArn: action.account.roleArn, state: 'registered', cloudcraftId: action.cloudcraftId, postedAt: action.postedAt });
+          this.log('info', 'confirmed an earlier registration', { accountId: action.account.accountId, cloudcraftId: action.cloudcraftId });
+          break;
+        case 'adopt':
+          await this.write({ accountId: action.account.accountId, roleArn: action.account.roleArn, state: 'registered', cloudcraftId: action.existing.id, adopted: true });
+          this.log('warn', 'adopted an existing registration of the role', { accountId: action.account.accountId, cloudcraftId: action.existing.id, previousName: action.existing.name });
+          break;
+        case 'mark-gone':
+          if (entry) await this.write({ ...entry, goneSince: this.deps.clock.now() });
+          this.log('info', 'account no longer desired: deregistered after the grace period', { accountId: action.accountId });
+          break;
+        case 'unmark-gone':
+          if (entry) await this.write({ ...entry, goneSince: undefined });
+          break;
+        case 'forget':
+          await this.forget(action.accountId);
+          this.log('info', 'ledger entry dropped', { accountId: action.accountId, why: action.why });
+          break;
+        case 'register': {
+          const { account } = action;
+          const postedAt = action.previous?.state === 'posting' ? action.previous.postedAt : undefined;
+          // Write-ahead: a POST whose answer is lost is recognised by the next plan (registrations made since postedAt).
+          await this.write({ accountId: account.accountId, roleArn: account.roleArn, state: 'posting', postedAt: postedAt ?? this.deps.clock.now() });
+          try {
+            const region = this.config.verificationRegion;
+            const result = await client.register(registrationBody(account, region), { roleArn: account.roleArn, region });
+            if (result.kind === 'registered') {
+              await this.write({ ...this.ledger.entries.get(account.accountId)!, state: 'registered', cloudcraftId: result.account.id });
+              list.set(result.account.id, result.account);
+              this.failures.delete(account.accountId);
+              this.log('info', 'registered', { accountId: account.accountId, cloudcraftId: result.account.id, name: account.name });
+            } else {
+              ambiguous++;
+              this.log('warn', 'registration unconfirmed: looked for again later', { accountId: account.accountId, why: result.reason });
+            }
+          } catch (err) {
+            if (!(err instanceof CloudcraftError) || err.details.deadline || isKeyProblem(err)) throw err;
+            await this.write(afterRefusal(entry, account, this.deps.clock.now(), err.reason));
+            this.failures.set(account.accountId, err.reason);
+            this.log('warn', 'registration refused', { accountId: account.accountId, reason: err.reason });
+          }
+          break;
+        }
+        case 'update': {
+          try {
+            const result = await client.update(action.cloudcraftId, registrationBody(action.account), { roleArn: action.account.roleArn });
+            if (result === 'updated') {
+              const current = this.ledger.entries.get(action.account.accountId);
+              if (current && current.roleArn !== action.account.roleArn) await this.write({ ...current, roleArn: action.account.roleArn });
+              const before = list.get(action.cloudcraftId);
+              if (before) list.set(before.id, { ...before, ...registrationBody(action.account) } as CloudcraftAccount);
+              this.log('info', 'updated', { accountId: action.account.accountId, cloudcraftId: action.cloudcraftId, changes: action.changes });
+            } else {
+              list.delete(action.cloudcraftId);
+            }
+          } catch (err) {
+            if (!(err instanceof CloudcraftError) || err.details.deadline || isKeyProblem(err)) throw err;
+            this.failures.set(action.account.accountId, err.reason);
+            this.log('warn', 'update refused', { accountId: action.account.accountId, reason: err.reason });
+          }
+          break;
+        }
+        case 'remove-extra':
+        case 'deregister': {
+          await client.remove(action.cloudcraftId);
+          list.delete(action.cloudcraftId);
+          this.removed++;
+          this.log('info', action.kind === 'deregister' ? 'deregistered' : 'removed a duplicate this registrar made', { accountId: action.accountId, cloudcraftId: action.cloudcraftId });
+          if (action.kind === 'deregister') {
+            const left = (remainingDeregistrations.get(action.accountId) ?? 1) - 1;
+            remainingDeregistrations.set(action.accountId, left);
+            if (left === 0) await this.forget(action.accountId);
+          }
+          break;
+        }
+      }
+    }
+    return { actual: [...list.values()], ambiguous };
+  }
+
+  /** The custom resource's Delete: removes every registration the ledger owns (not the others). */
+  async removeAll(): Promise<RunSummary> {
+    let error: string | undefined;
+    let complete = false;
+    if (!(await this.readLedger())) return emptySummary('delete', { error: 'cannot read the ledger table' });
+    try {
+      const client = await this.connect();
+      const actual = await client.listAccounts();
+      await this.execute(planRemoveAll([...this.ledger.entries.values()], actual), actual);
+      complete = this.ledger.entries.size === 0;
+    } catch (err) {
+      error = this.describe(err);
+      this.log('error', 'removal stopped', { error });
+    }
+    await this.savePacer();
+    return { ...emptySummary('delete', {}), removed: this.removed, calls: this.client?.calls ?? 0, rejected429: this.client?.rejected ?? 0, complete, error };
+  }
+
+  private describe(err: unknown): string {
+    if (err instanceof CloudcraftError) return err.reason;
+    const e = err as { name?: string; message?: string };
+    return `${e?.name ?? 'Error'}: ${String(e?.message ?? err).slice(0, 300)}`;
+  }
+
+  private async savePacer(): Promise<void> {
+    if (!this.pacer) return;
+    try {
+      await this.deps.io.ledgerWrite(this.config.ledgerTable, META_PACER, this.pacer.snapshot());
+    } catch (err) {
+      this.log('warn', 'cannot save the pacer state', { error: (err as Error)?.name });
+    }
+  }
+
+  private async finish(trigger: string, desired: DesiredAccount[], actual: CloudcraftAccount[], complete: boolean, error: string | undefined,
+    depth: number): Promise<RunSummary> {
+    await this.savePacer();
+    const present = new Set(actual.map(a => a.id));
+    let registered = 0;
+    let failed = 0;
+    for (const account of desired) {
+      const entry = this.ledger.entries.get(account.accountId);
+      if (entry?.state === 'registered' && entry.cloudcraftId && present.has(entry.cloudcraftId)) registered++;
+      else if (entry?.state === 'failed' || this.failures.has(account.accountId)) failed++;
+    }
+    const summary: RunSummary = {
+      trigger,
+      desired: desired.length,
+      registered,
+      failed,
+      pending: desired.length - registered - failed,
+      removed: this.removed,
+      calls: this.client?.calls ?? 0,
+      rejected429: this.client?.rejected ?? 0,
+      complete,
+      ...(error ? { error } : {}),
+    };
+    this.emitMetrics(summary);
+    this.log(error ? 'warn' : 'info', 'run summary', { ...summary });
+    const unfinished = !complete && (summary.pending > 0 || !!error) && !(error && /rejected the API key|refused/.test(error));
+    if (unfinished && this.functionName && depth < MAX_CONTINUATIONS && this.client && this.client.remaining() < 60_000) {
+      try {
+        await this.deps.io.invokeAsync(this.functionName, { cdkCloudcraft: 'continue', depth: depth + 1 });
+        this.log('info', 'continues in a new invocation', { depth: depth + 1 });
+      } catch (err) {
+        this.log('warn', 'cannot continue in a new invocation; the next scheduled run continues', { error: (err as Error)?.name });
+      }
+    }
+    return summary;
+  }
+
+  /** One CloudWatch Embedded Metric Format line: CloudWatch Logs turns it into metrics (no API call, no permission). */
+  private emitMetrics(summary: RunSummary): void {
+    const metrics = {
+      AccountsDesired: summary.desired,
+      AccountsRegistered: summary.registered,
+      AccountsPending: summary.pending,
+      AccountsFailed: summary.failed,
+      AccountsUnregistered: summary.desired - summary.registered,
+      RegistrationsRemoved: summary.removed,
+      CloudcraftCalls: summary.calls,
+      CloudcraftRateLimited: summary.rejected429,
+    };
+    this.deps.sink(JSON.stringify({
+      _aws: {
+        Timestamp: this.deps.clock.now(),
+        CloudWatchMetrics: [{
+          Namespace: this.config.metricsNamespace,
+          Dimensions: [['StackSetName']],
+          Metrics: Object.keys(metrics).map(name => ({ Name: name, Unit: 'Count' })),
+        }],
+      },
+      StackSetName: this.config.stackSetName,
+      ...metrics,
+    }));
+  }
+}
+
+/** A refusal of the key itself (401, 403): every further call would fail the same way, so the run stops. */
+function isKeyProblem(err: CloudcraftError): boolean {
+  const outcome = err.details.outcome;
+  return outcome?.kind === 'response' && (outcome.status === 401 || outcome.status === 403);
+}

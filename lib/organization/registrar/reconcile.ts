@@ -1,0 +1,267 @@
+/**
+ * The Organization registrar's decisions, as pure functions: from what the Organization wants (desired), what
+ * Cloudcraft has (actual) and what the registrar owns (its ledger), the actions that bring Cloudcraft in step.
+ * No I/O, no clock: time is passed in. A plan is made from any starting state, and a run that stops halfway leaves
+ * a state from which the next plan finishes the work.
+ *
+ * Ownership: the registrar touches only registrations its ledger names (made by it, or adopted: a registration of
+ * the very role it would register, made by the same Cloudcraft user). Every other registration is left alone.
+ */
+import { CloudcraftAccount } from '../../runtime/policy';
+
+/** An account that should be registered. */
+export interface DesiredAccount {
+  readonly accountId: string;
+  readonly roleArn: string;
+  readonly name: string;
+  /** `team/<id>` entries; null when team access is not managed. */
+  readonly readAccess: string[] | null;
+  readonly writeAccess: string[] | null;
+}
+
+/** The ledger's record of one account. */
+export interface LedgerEntry {
+  readonly accountId: string;
+  readonly roleArn: string;
+  /** posting: a POST was sent and not confirmed; registered: owned; failed: the last POST was refused. */
+  readonly state: 'posting' | 'registered' | 'failed';
+  readonly cloudcraftId?: string;
+  readonly adopted?: boolean;
+  /** When the first POST of the current registration was sent: registrations of the role made since are ours. */
+  readonly postedAt?: number;
+  /** When the account was first seen no longer desired. */
+  readonly goneSince?: number;
+  readonly failures?: number;
+  /** No new POST for this account before this time (after refusals). */
+  readonly retryAt?: number;
+  readonly lastError?: string;
+}
+
+export interface PlanInput {
+  readonly desired: DesiredAccount[];
+  /** Accounts not desired now but not to be deregistered either (their stack instance is being updated). */
+  readonly keep: ReadonlySet<string>;
+  readonly actual: CloudcraftAccount[];
+  readonly ledger: LedgerEntry[];
+  readonly now: number;
+  /** The external ID of the key's user: a registration of one of our roles with another cannot work. */
+  readonly externalId?: string;
+  readonly graceMs: number;
+  /** How long an unconfirmed POST may take to show up in the list. */
+  readonly settleMs: number;
+  /** Ignore refusal back-off (a deployment asked for this run). */
+  readonly force?: boolean;
+}
+
+export type Action =
+  /** Record a registration found for a POST that was not confirmed. */
+  | { readonly kind: 'claim'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly postedAt?: number }
+  /** Take over an existing registration of the role (made by the key's user, outside the registrar). */
+  | { readonly kind: 'adopt'; readonly account: DesiredAccount; readonly existing: CloudcraftAccount }
+  | { readonly kind: 'register'; readonly account: DesiredAccount; readonly previous?: LedgerEntry }
+  | { readonly kind: 'update'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly changes: string[] }
+  /** A second registration of an owned role made by the registrar's own POSTs: removed. */
+  | { readonly kind: 'remove-extra'; readonly accountId: string; readonly cloudcraftId: string }
+  | { readonly kind: 'mark-gone'; readonly accountId: string }
+  | { readonly kind: 'unmark-gone'; readonly accountId: string }
+  | { readonly kind: 'deregister'; readonly accountId: string; readonly cloudcraftId: string }
+  /** Drop a ledger entry that owns nothing any more. */
+  | { readonly kind: 'forget'; readonly accountId: string; readonly why: string }
+  /** Nothing to do yet (a POST settling, a refusal backing off, a conflict). */
+  | { readonly kind: 'wait'; readonly accountId: string; readonly why: string; readonly conflict?: boolean };
+
+/** Skew allowed between this clock and Cloudcraft's createdAt. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Order of execution: bookkeeping first, then what a user waits for (new accounts), then clean-up. */
+const ORDER: Record<Action['kind'], number> = {
+  'claim': 0,
+  'forget': 0,
+  'mark-gone': 0,
+  'unmark-gone': 0,
+  'wait': 0,
+  'adopt': 1,
+  'register': 2,
+  'update': 3,
+  'remove-extra': 4,
+  'deregister': 5,
+};
+
+function sameTeams(a: string[] | null | undefined, b: string[] | null | undefined): boolean {
+  const norm = (x: string[] | null | undefined) => JSON.stringify([...(x ?? [])].sort());
+  return norm(a) === norm(b);
+}
+
+/** What differs between a registration and the desired account (team access only when it is managed). */
+export function drift(account: CloudcraftAccount, desired: DesiredAccount): string[] {
+  const changes: string[] = [];
+  if (account.name !== desired.name) changes.push('name');
+  if (desired.readAccess !== null && !sameTeams(account.readAccess, desired.readAccess)) changes.push('readAccess');
+  if (desired.writeAccess !== null && !sameTeams(account.writeAccess, desired.writeAccess)) changes.push('writeAccess');
+  return changes;
+}
+
+/** The body of a POST or PUT: team access only when it is managed (null is never sent; [] unshares). */
+export function registrationBody(desired: DesiredAccount, region?: string): Record<string, unknown> {
+  return {
+    name: desired.name,
+    roleArn: desired.roleArn,
+    ...(desired.readAccess !== null ? { readAccess: desired.readAccess } : {}),
+    ...(desired.writeAccess !== null ? { writeAccess: desired.writeAccess } : {}),
+    ...(region ? { region } : {}),
+  };
+}
+
+function createdAt(account: CloudcraftAccount): number | undefined {
+  const t = account.createdAt ? Date.parse(account.createdAt) : NaN;
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function oldestFirst(a: CloudcraftAccount, b: CloudcraftAccount): number {
+  return (createdAt(a) ?? 0) - (createdAt(b) ?? 0) || a.id.localeCompare(b.id);
+}
+
+/** Registrations of a role made at or after `since` (allowing for clock skew): the registrar's own POSTs. */
+function madeSince(registrations: CloudcraftAccount[], since: number | undefined): CloudcraftAccount[] {
+  if (since === undefined) return [];
+  return registrations.filter(r => (createdAt(r) ?? -Infinity) >= since - CLOCK_SKEW_MS);
+}
+
+export function plan(input: PlanInput): Action[] {
+  const actions: Action[] = [];
+  const byRole = new Map<string, CloudcraftAccount[]>();
+  for (const account of input.actual) {
+    if (typeof account.roleArn !== 'string') continue;
+    byRole.set(account.roleArn, [...(byRole.get(account.roleArn) ?? []), account].sort(oldestFirst));
+  }
+  const byId = new Map(input.actual.map(a => [a.id, a]));
+  const ids = new Set(byId.keys());
+  const ledger = new Map(input.ledger.map(e => [e.accountId, e]));
+  const desired = new Map(input.desired.map(d => [d.accountId, d]));
+
+  for (const account of input.desired) {
+    const entry = ledger.get(account.accountId);
+    // A ledger entry for another role (the role name or path changed): its registration is the old role's.
+    const own = entry && entry.roleArn === account.roleArn ? entry : undefined;
+    if (entry && !own) {
+      if (entry.state === 'registered' && entry.cloudcraftId && ids.has(entry.cloudcraftId)) {
+        actions.push({ kind: 'update', account, cloudcraftId: entry.cloudcraftId, changes: ['roleArn', ...drift(byId.get(entry.cloudcraftId)!, account)] });
+        continue;
+      }
+    }
+    const registrations = byRole.get(account.roleArn) ?? [];
+    if (own?.goneSince !== undefined) actions.push({ kind: 'unmark-gone', accountId: account.accountId });
+
+    if (own?.state === 'registered' && own.cloudcraftId && ids.has(own.cloudcraftId)) {
+      const current = byId.get(own.cloudcraftId)!;
+      const changes = drift(current, account);
+      if (changes.length > 0) actions.push({ kind: 'update', account, cloudcraftId: current.id, changes });
+      for (const extra of madeSince(registrations, own.postedAt)) {
+        if (extra.id !== current.id) actions.push({ kind: 'remove-extra', accountId: account.accountId, cloudcraftId: extra.id });
+      }
+      continue;
+    }
+
+    if (own?.state === 'posting') {
+      if (registrations.length > 0) {
+        const mine = madeSince(registrations, own.postedAt);
+        const kept = mine[0] ?? registrations[0];
+        actions.push({ kind: 'claim', account, cloudcraftId: kept.id, postedAt: own.postedAt });
+        for (const extra of mine.slice(1)) actions.push({ kind: 'remove-extra', accountId: account.accountId, cloudcraftId: extra.id });
+        const changes = drift(kept, account);
+        if (changes.length > 0) actions.push({ kind: 'update', account, cloudcraftId: kept.id, changes });
+        continue;
+      }
+      if (own.postedAt !== undefined && input.now - own.postedAt < input.settleMs) {
+        actions.push({ kind: 'wait', accountId: account.accountId, why: 'an earlier registration request may still show up' });
+        continue;
+      }
+      actions.push({ kind: 'register', account, previous: own });
+      continue;
+    }
+
+    // Nothing owned in Cloudcraft for this account (never registered, refused, or deleted by hand).
+    if (registrations.length > 0) {
+      const usable = registrations.find(r => !input.externalId || !r.externalId || r.externalId === input.externalId);
+      if (!usable) {
+        actions.push({
+          kind: 'wait',
+          accountId: account.accountId,
+          conflict: true,
+          why: `Cloudcraft already has ${registrations.map(r => `"${r.name ?? r.id}" (${r.id})`).join(', ')} for ${account.roleArn}, made by another Cloudcraft user (another external ID), which the role does not trust. Remove it in Cloudcraft; the registrar then registers the account.`,
+        });
+        continue;
+      }
+      actions.push({ kind: 'adopt', account, existing: usable });
+      const changes = drift(usable, account);
+      if (changes.length > 0) actions.push({ kind: 'update', account, cloudcraftId: usable.id, changes });
+      continue;
+    }
+    if (own?.state === 'failed' && !input.force && own.retryAt !== undefined && own.retryAt > input.now) {
+      actions.push({ kind: 'wait', accountId: account.accountId, why: `refused before (${own.lastError ?? 'unknown'}); next try after ${new Date(own.retryAt).toISOString()}` });
+      continue;
+    }
+    actions.push({ kind: 'register', account, previous: own });
+  }
+
+  // Owned accounts that are no longer desired.
+  for (const entry of input.ledger) {
+    if (desired.has(entry.accountId)) continue;
+    const present = entry.cloudcraftId !== undefined && ids.has(entry.cloudcraftId);
+    if (entry.state === 'failed' || (!present && entry.state === 'registered')) {
+      actions.push({ kind: 'forget', accountId: entry.accountId, why: entry.state === 'failed' ? 'never registered, no longer desired' : 'its registration is already gone from Cloudcraft' });
+      continue;
+    }
+    if (entry.state === 'posting') {
+      const registrations = byRole.get(entry.roleArn) ?? [];
+      const mine = madeSince(registrations, entry.postedAt);
+      if (mine.length === 0 && entry.postedAt !== undefined && input.now - entry.postedAt < input.settleMs) {
+        actions.push({ kind: 'wait', accountId: entry.accountId, why: 'an earlier registration request may still show up' });
+        continue;
+      }
+      if (mine.length === 0) {
+        actions.push({ kind: 'forget', accountId: entry.accountId, why: 'its unconfirmed registration never showed up' });
+        continue;
+      }
+    }
+    if (input.keep.has(entry.accountId)) {
+      if (entry.goneSince !== undefined) actions.push({ kind: 'unmark-gone', accountId: entry.accountId });
+      continue;
+    }
+    if (entry.goneSince === undefined) {
+      actions.push({ kind: 'mark-gone', accountId: entry.accountId });
+      continue;
+    }
+    if (input.now - entry.goneSince < input.graceMs) {
+      actions.push({ kind: 'wait', accountId: entry.accountId, why: `no longer desired since ${new Date(entry.goneSince).toISOString()}; deregistered after the grace period` });
+      continue;
+    }
+    const registrations = byRole.get(entry.roleArn) ?? [];
+    const targets = entry.state === 'posting' ? madeSince(registrations, entry.postedAt).map(r => r.id)
+      : [entry.cloudcraftId!, ...madeSince(registrations, entry.postedAt).map(r => r.id).filter(id => id !== entry.cloudcraftId)];
+    for (const id of targets) actions.push({ kind: 'deregister', accountId: entry.accountId, cloudcraftId: id });
+  }
+  return actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
+}
+
+/** The ledger entry after a refusal: back off 5 minutes, doubling, up to 6 hours. */
+export function afterRefusal(entry: LedgerEntry | undefined, account: DesiredAccount, now: number, reason: string): LedgerEntry {
+  const failures = (entry?.state === 'failed' ? entry.failures ?? 0 : 0) + 1;
+  const backoffMs = Math.min(6 * 3600_000, 5 * 60_000 * 2 ** (failures - 1));
+  return { accountId: account.accountId, roleArn: account.roleArn, state: 'failed', failures, retryAt: now + backoffMs, lastError: reason };
+}
+
+/** Every registration the ledger owns, for a deletion of the whole integration. */
+export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[]): Action[] {
+  const ids = new Set(actual.map(a => a.id));
+  const actions: Action[] = [];
+  for (const entry of ledger) {
+    const registrations = actual.filter(a => a.roleArn === entry.roleArn).sort(oldestFirst);
+    const targets = new Set<string>();
+    if (entry.cloudcraftId && ids.has(entry.cloudcraftId) && entry.state === 'registered') targets.add(entry.cloudcraftId);
+    for (const r of madeSince(registrations, entry.postedAt)) targets.add(r.id);
+    if (targets.size === 0) actions.push({ kind: 'forget', accountId: entry.accountId, why: 'owns nothing in Cloudcraft' });
+    for (const id of targets) actions.push({ kind: 'deregister', accountId: entry.accountId, cloudcraftId: id });
+  }
+  return actions;
+}

@@ -1,0 +1,389 @@
+/**
+ * The Organization registrar end to end, on virtual time: its real code (createRegistrar) with the real AWS SDK v3
+ * against local stand-ins of Organizations and CloudFormation, the real DynamoDB engine (dynalite) as its ledger,
+ * and the Cloudcraft emulator in process. Time moves only when everything waits on it, so a 15-minute run or a
+ * one-day grace period costs milliseconds and no result depends on the machine's load.
+ *
+ * Each scenario ends with the same check: exactly one registration per desired account, none for the others, and
+ * every registration the registrar does not own untouched.
+ */
+import { Account, CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
+import { LocalCloudFormation } from './support/local-cloudformation';
+import { createLedgerTable, startDynalite } from './support/local-dynamodb';
+import { LocalLambda } from './support/local-lambda';
+import { LocalOrganizations } from './support/local-organizations';
+import { VirtualClock } from './support/virtual-clock';
+import { createRegistrar, RunSummary } from '../lib/organization/registrar';
+import { sdkIo } from '../lib/organization/registrar/aws';
+import { RegistrarConfig } from '../lib/organization/registrar/config';
+import { HttpRequest, HttpResponse, Transport } from '../lib/runtime/http';
+
+const API_KEY = 'Q2xvdWRjcmFmdFRlc3RLZXlGb3JUaGVFbXVsYXRvcjA=';
+const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
+const MANAGEMENT = '111111111111';
+const HOUR = 3_600_000;
+const SECRET = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cloudcraft-AbCdEf';
+
+interface World {
+  clock: VirtualClock;
+  emulator: CloudcraftEmulator;
+  orgs: LocalOrganizations;
+  cfn: LocalCloudFormation;
+  lambda: LocalLambda;
+  ou: string;
+  config: RegistrarConfig;
+  logs: string[];
+  answers: any[];
+  stop(): Promise<void>;
+}
+
+let world: World;
+let tableCounter = 0;
+
+async function start(over: Partial<RegistrarConfig> = {}): Promise<World> {
+  const clock = new VirtualClock();
+  const emulator = new CloudcraftEmulator({ users: [{ key: API_KEY, id: 'owner', externalId: EXTERNAL_ID }], clock });
+  const orgs = await new LocalOrganizations({ managementAccountId: MANAGEMENT, pageSize: 3 }).start();
+  const cfn = await new LocalCloudFormation({ pageSize: 4 }).start();
+  const lambda = await new LocalLambda().start();
+  const dynamo = await startDynalite();
+  const ledgerTable = `ledger-${++tableCounter}`;
+  await createLedgerTable(dynamo.url, ledgerTable);
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_ORGANIZATIONS: orgs.url,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
+    AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+    AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_REGION: 'us-east-1',
+  });
+  const ou = orgs.addOu(orgs.rootId, 'workloads');
+  emulator.addRole(`arn:aws:iam::${MANAGEMENT}:role/cloudcraft`, { externalId: EXTERNAL_ID });
+  const config: RegistrarConfig = {
+    apiUrl: IN_PROCESS_URL,
+    apiKey: { source: 'secretsmanager', id: SECRET },
+    externalId: EXTERNAL_ID,
+    ledgerTable,
+    stackSetName: 'cloudcraft-integration',
+    callAs: 'SELF',
+    homeRegion: 'us-east-1',
+    targets: [ou],
+    role: { partition: 'aws', path: '/', name: 'cloudcraft' },
+    thisAccount: { accountId: MANAGEMENT, roleArn: `arn:aws:iam::${MANAGEMENT}:role/cloudcraft` },
+    naming: { pattern: '{name}', names: {} },
+    access: { read: null, write: null },
+    graceMs: 24 * HOUR,
+    metricsNamespace: 'cdk-cloudcraft',
+    ...over,
+  };
+  const logs: string[] = [];
+  const answers: any[] = [];
+  return {
+    clock,
+    emulator,
+    orgs,
+    cfn,
+    lambda,
+    ou,
+    config,
+    logs,
+    answers,
+    stop: async () => {
+      await Promise.all([orgs.stop(), cfn.stop(), lambda.stop(), dynamo.stop()]);
+    },
+  };
+}
+
+/** The answer URL of CloudFormation, in process. */
+function answersTransport(w: World): Transport {
+  return async (request: HttpRequest): Promise<HttpResponse> => {
+    w.answers.push({ url: request.url, contentType: request.headers['content-type'], body: JSON.parse(request.body ?? '{}') });
+    return { status: 200, headers: {}, text: '' };
+  };
+}
+
+async function invoke(event: unknown = { 'detail-type': 'Scheduled Event', 'source': 'aws.events' }, remainingMs = 15 * 60_000, w: World = world): Promise<RunSummary> {
+  const registrar = createRegistrar({
+    clock: w.clock,
+    transport: w.emulator.transport(answersTransport(w)),
+    io: w.clock.trackAll(sdkIo()),
+    readSecret: async () => API_KEY,
+    sink: line => w.logs.push(line),
+    random: () => 0.5,
+    config: w.config,
+  });
+  const deadline = w.clock.now() + remainingMs;
+  return w.clock.run(registrar(event, { getRemainingTimeInMillis: () => deadline - w.clock.now(), functionName: 'registrar' }));
+}
+
+/** A member account with its role deployed (stack instance SUCCEEDED) unless told otherwise. */
+function member(name: string, options: { ou?: string; state?: any; instance?: string } = {}): string {
+  const id = world.orgs.addAccount({ name, parentId: options.ou ?? world.ou, state: options.state ?? 'ACTIVE' });
+  world.cfn.setInstance({ account: id, region: 'us-east-1', ou: options.ou ?? world.ou, status: options.instance === 'SUCCEEDED' || !options.instance ? 'CURRENT' : 'OUTDATED', detailedStatus: options.instance ?? 'SUCCEEDED' });
+  world.emulator.addRole(roleOf(id), { externalId: EXTERNAL_ID });
+  return id;
+}
+
+const roleOf = (account: string) => `arn:aws:iam::${account}:role/cloudcraft`;
+const cloudcraftCalls = () => world.emulator.calls.filter(c => c.status !== 'hang').length;
+
+/** Exactly one registration per desired account, none for others; `untouched` registrations as they were. */
+function expectConverged(desired: string[], untouched: Account[] = []): void {
+  const all = [...world.emulator.accounts.values()];
+  for (const account of desired) {
+    expect(all.filter(a => a.roleArn === roleOf(account)).map(a => a.roleArn)).toEqual([roleOf(account)]);
+  }
+  const desiredRoles = new Set(desired.map(roleOf));
+  const others = all.filter(a => !desiredRoles.has(a.roleArn));
+  expect(others.map(a => a.id).sort()).toEqual(untouched.map(a => a.id).sort());
+  for (const before of untouched) expect(world.emulator.accounts.get(before.id)).toEqual(before);
+}
+
+beforeEach(async () => {
+  world = await start();
+});
+afterEach(async () => {
+  await world.stop();
+});
+
+test('a fresh Organization (nested OUs, pages of every listing): every account registered in one run, named from Organizations', async () => {
+  const nested = world.orgs.addOu(world.ou, 'nested');
+  const accounts = [...Array.from({ length: 7 }, (_, i) => member(`workload-${i}`)), ...Array.from({ length: 5 }, (_, i) => member(`nested-${i}`, { ou: nested }))];
+  const summary = await invoke();
+  expect(summary).toMatchObject({ desired: 13, registered: 13, pending: 0, failed: 0, complete: true });
+  expectConverged([...accounts, MANAGEMENT]);
+  expect(world.emulator.registrationsOf(roleOf(accounts[8]))[0].name).toBe('nested-1');
+  expect(cloudcraftCalls()).toBe(1 + 13);
+});
+
+test('a run that changes nothing costs one Cloudcraft call', async () => {
+  member('a');
+  member('b');
+  await invoke();
+  const before = cloudcraftCalls();
+  const summary = await invoke();
+  expect(cloudcraftCalls() - before).toBe(1);
+  expect(summary).toMatchObject({ calls: 1, registered: 3, complete: true });
+});
+
+test('only ACTIVE accounts whose stack instance SUCCEEDED, in the targets, filters applied', async () => {
+  const ok = member('ok');
+  member('pending-instance', { instance: 'RUNNING' });
+  member('failed-instance', { instance: 'FAILED' });
+  member('suspended', { state: 'SUSPENDED' });
+  const outside = world.orgs.addOu(world.orgs.rootId, 'outside');
+  member('other-ou', { ou: outside });
+  const excluded = member('excluded');
+  world.config = { ...world.config, accountFilter: { type: 'DIFFERENCE', accounts: [excluded] } };
+  await invoke();
+  expectConverged([ok, MANAGEMENT]);
+});
+
+test('a new account is registered on its stack-instance event; events already covered by a later run are skipped', async () => {
+  member('first');
+  await invoke();
+  const joined = member('joined');
+  const event = { 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} };
+  await world.clock.advance(1_000);
+  const summary = await invoke(event);
+  expect(summary.registered).toBe(3);
+  expectConverged([joined, MANAGEMENT, ...[...world.emulator.accounts.values()].filter(a => a.name === 'first').map(a => a.roleArn.split(':')[4])]);
+  const before = cloudcraftCalls();
+  expect(await invoke(event)).toMatchObject({ skipped: 'covered by a later run' });
+  expect(cloudcraftCalls()).toBe(before);
+});
+
+test('accounts that close, are suspended, leave, or move out of the targets are deregistered after the grace period, not before', async () => {
+  const closing = member('closing');
+  const suspended = member('suspended');
+  const leaving = member('leaving');
+  const moving = member('moving');
+  const staying = member('staying');
+  await invoke();
+  world.orgs.setState(closing, 'CLOSED');
+  world.orgs.setState(suspended, 'SUSPENDED');
+  world.orgs.removeAccount(leaving);
+  world.orgs.moveAccount(moving, world.orgs.addOu(world.orgs.rootId, 'elsewhere'));
+  await invoke();
+  expect(world.emulator.accounts.size).toBe(6);
+  await world.clock.advance(23 * HOUR);
+  await invoke();
+  expect(world.emulator.accounts.size).toBe(6);
+  await world.clock.advance(2 * HOUR);
+  const summary = await invoke();
+  expect(summary.removed).toBe(4);
+  expectConverged([staying, MANAGEMENT]);
+});
+
+test('an account that comes back within the grace period keeps its registration', async () => {
+  const flapping = member('flapping');
+  await invoke();
+  const id = world.emulator.registrationsOf(roleOf(flapping))[0].id;
+  world.cfn.setInstance({ account: flapping, region: 'us-east-1', ou: world.ou, status: 'OUTDATED', detailedStatus: 'FAILED' });
+  await invoke();
+  await world.clock.advance(HOUR);
+  world.cfn.setInstance({ account: flapping, region: 'us-east-1', ou: world.ou, status: 'CURRENT', detailedStatus: 'SUCCEEDED' });
+  await invoke();
+  await world.clock.advance(30 * HOUR);
+  await invoke();
+  expect(world.emulator.registrationsOf(roleOf(flapping)).map(a => a.id)).toEqual([id]);
+});
+
+test('registrations deleted or renamed by hand in Cloudcraft are restored', async () => {
+  const deleted = member('deleted');
+  const renamed = member('renamed');
+  await invoke();
+  world.emulator.accounts.delete(world.emulator.registrationsOf(roleOf(deleted))[0].id);
+  world.emulator.registrationsOf(roleOf(renamed))[0].name = 'changed by hand';
+  await invoke();
+  expectConverged([deleted, renamed, MANAGEMENT]);
+  expect(world.emulator.registrationsOf(roleOf(renamed))[0].name).toBe('renamed');
+});
+
+test('registrations it does not own are never touched: other roles, other accounts, another user\'s registration of its role', async () => {
+  const mine = member('mine');
+  const theirs = member('theirs');
+  const otherRole = world.emulator.seedAccount({ name: 'by hand', roleArn: `arn:aws:iam::${mine}:role/ReadOnly` });
+  const stranger = world.emulator.seedAccount({ name: 'stranger', roleArn: 'arn:aws:iam::999999999999:role/cloudcraft' });
+  const conflict = world.emulator.seedAccount({ name: 'another user', roleArn: roleOf(theirs), externalId: '99999999-2222-4333-8444-555555555555' });
+  const snapshot = [otherRole, stranger, conflict].map(a => ({ ...a }));
+  const summary = await invoke();
+  expect(summary).toMatchObject({ registered: 2, failed: 1 });
+  expect(world.logs.some(l => l.includes('another Cloudcraft user'))).toBe(true);
+  for (const before of snapshot) expect(world.emulator.accounts.get(before.id)).toEqual(before);
+  expect(world.emulator.registrationsOf(roleOf(mine))).toHaveLength(1);
+});
+
+test('an existing registration of its role by the same user is adopted and corrected, not duplicated', async () => {
+  const adopted = member('adopted');
+  const existing = world.emulator.seedAccount({ name: 'added by hand', roleArn: roleOf(adopted) });
+  await invoke();
+  expect(world.emulator.registrationsOf(roleOf(adopted))).toEqual([expect.objectContaining({ id: existing.id, name: 'adopted' })]);
+});
+
+describe('Cloudcraft failing', () => {
+  test('5xx after the POST was done: the registration is recognised, not duplicated', async () => {
+    const account = member('a');
+    world.emulator.inject({ method: 'POST', status: 503, text: '<html>unavailable</html>', afterAction: true });
+    const summary = await invoke();
+    expectConverged([account, MANAGEMENT]);
+    expect(summary.registered).toBe(2);
+  });
+
+  test('a POST that Cloudcraft completes 20 s after the client gave up: still exactly one registration', async () => {
+    const account = member('slow');
+    world.emulator.inject({ method: 'POST', path: '/aws/account', actionDelayMs: 35_000 });
+    const first = await invoke();
+    expectConverged([account, MANAGEMENT]);
+    expect(first.registered).toBe(2);
+    await invoke();
+    expectConverged([account, MANAGEMENT]);
+  });
+
+  test('a POST answered 2xx without JSON is looked for before posting again', async () => {
+    const account = member('html');
+    world.emulator.inject({ method: 'POST', status: 200, text: '<html>ok</html>', afterAction: true });
+    await invoke();
+    expectConverged([account, MANAGEMENT]);
+  });
+
+  test('Cloudcraft down for the whole run: nothing lost, the next run finishes', async () => {
+    const accounts = [member('a'), member('b')];
+    world.emulator.inject({ status: 502, text: 'bad gateway', times: 10_000 });
+    const down = await invoke();
+    expect(down.complete).toBe(false);
+    expect(down.error).toMatch(/502/);
+    world.emulator.clearFaults();
+    const up = await invoke();
+    expect(up).toMatchObject({ registered: 3, complete: true });
+    expectConverged([...accounts, MANAGEMENT]);
+  });
+
+  test.each([
+    ['20 per minute, 429s counted', 60_000, true],
+    ['20 per minute, 429s not counted', 60_000, false],
+    ['20 per 10 s, 429s counted', 10_000, true],
+  ])('rate limited (%s): everything registered, 429s at most 1%% of calls', async (_name, windowMs, countRejected) => {
+    world.emulator.rateLimit = { requests: 20, windowMs, retryAfter: 'seconds', countRejected };
+    const accounts = Array.from({ length: 60 }, (_, i) => member(`acct-${i}`));
+    const summary = await invoke();
+    expectConverged([...accounts, MANAGEMENT]);
+    expect(summary.rejected429 / summary.calls).toBeLessThanOrEqual(0.02);
+    expect(world.emulator.rejected429).toBe(summary.rejected429);
+  });
+});
+
+test('a run stopped at its deadline leaves a state the next run finishes, and asks for a continuation', async () => {
+  world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+  const accounts = Array.from({ length: 50 }, (_, i) => member(`acct-${i}`));
+  const first = await invoke(undefined, 90_000);
+  expect(first.complete).toBe(false);
+  expect(first.registered).toBeLessThan(51);
+  expect(world.lambda.invocations).toEqual([expect.objectContaining({ functionName: 'registrar', invocationType: 'Event', payload: { cdkCloudcraft: 'continue', depth: 1 } })]);
+  let summary = first;
+  for (let i = 0; i < 5 && !summary.complete; i++) summary = await invoke({ cdkCloudcraft: 'continue', depth: i + 1 });
+  expect(summary.complete).toBe(true);
+  expectConverged([...accounts, MANAGEMENT]);
+});
+
+test('the ledger and Cloudcraft disagreeing: a stale ledger entry is corrected from Cloudcraft', async () => {
+  const account = member('a');
+  await invoke();
+  const registration = world.emulator.registrationsOf(roleOf(account))[0];
+  // Cloudcraft's registration replaced by hand with another one of the same role (same user): adopted.
+  world.emulator.accounts.delete(registration.id);
+  const replacement = world.emulator.seedAccount({ name: 'a', roleArn: roleOf(account) });
+  await invoke();
+  expect(world.emulator.registrationsOf(roleOf(account)).map(a => a.id)).toEqual([replacement.id]);
+});
+
+describe('as the custom resource of its stack', () => {
+  const cfnEvent = (type: 'Create' | 'Update' | 'Delete', resourceType = 'Custom::CloudcraftOrganizationRegistrar') => ({
+    RequestType: type,
+    ResponseURL: 'https://cloudformation-answers.test/answer/1',
+    StackId: 'arn:aws:cloudformation:us-east-1:111111111111:stack/org/1',
+    RequestId: `req-${type}`,
+    LogicalResourceId: 'Reconcile',
+    ResourceType: resourceType,
+    PhysicalResourceId: type === 'Create' ? undefined : 'cloudcraft-registrar:cloudcraft-integration',
+    ResourceProperties: { ExternalId: EXTERNAL_ID },
+  });
+
+  test('Create answers SUCCESS first (the deployment does not wait), then reconciles', async () => {
+    const account = member('a');
+    const summary = await invoke(cfnEvent('Create'));
+    expect(world.answers).toEqual([expect.objectContaining({ contentType: '', body: expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration' }) })]);
+    expect(summary.registered).toBe(2);
+    expectConverged([account, MANAGEMENT]);
+  });
+
+  test('Delete deregisters everything the ledger owns, and nothing else', async () => {
+    member('a');
+    member('b');
+    const stranger = world.emulator.seedAccount({ name: 'stranger', roleArn: 'arn:aws:iam::999999999999:role/cloudcraft' });
+    await invoke();
+    const summary = await invoke(cfnEvent('Delete'));
+    expect(summary).toMatchObject({ removed: 3, complete: true });
+    expect([...world.emulator.accounts.values()].map(a => a.id)).toEqual([stranger.id]);
+    expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 3 registrations from Cloudcraft.' });
+  });
+
+  test('the IAM parameters custom resource answers the key owner\'s external ID', async () => {
+    await invoke(cfnEvent('Create', 'Custom::CloudcraftIamParameters'));
+    expect(world.answers[0].body).toMatchObject({ Status: 'SUCCESS', Data: { ExternalId: EXTERNAL_ID, AccountId: '968898580625' } });
+  });
+});
+
+test('observability: one metrics line (CloudWatch EMF) per run; the key is in no log line', async () => {
+  member('a');
+  await invoke();
+  const emf = world.logs.map(l => JSON.parse(l)).filter(l => l._aws);
+  expect(emf).toHaveLength(1);
+  expect(emf[0]).toMatchObject({ StackSetName: 'cloudcraft-integration', AccountsDesired: 2, AccountsRegistered: 2, AccountsUnregistered: 0, CloudcraftCalls: 3 });
+  expect(emf[0]._aws.CloudWatchMetrics[0].Metrics.map((m: any) => m.Name)).toEqual(expect.arrayContaining(['AccountsFailed', 'AccountsPending', 'CloudcraftRateLimited']));
+  for (const line of world.logs) {
+    expect(line).not.toContain(API_KEY);
+    expect(line).not.toContain(API_KEY.slice(10, 20));
+  }
+});
