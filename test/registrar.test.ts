@@ -387,3 +387,17 @@ test('observability: one metrics line (CloudWatch EMF) per run; the key is in no
     expect(line).not.toContain(API_KEY.slice(10, 20));
   }
 });
+
+test('a run that cannot read the Organization changes nothing and publishes no account figure (the alarm sees missing data)', async () => {
+  const account = member('a');
+  await invoke();
+  const before = [...world.emulator.accounts.values()].map(a => ({ ...a }));
+  world.orgs.failNext('ListAccountsForParent', 'AccessDeniedException', 100);
+  const summary = await invoke();
+  expect(summary.error).toMatch(/AccessDeniedException/);
+  expect([...world.emulator.accounts.values()]).toEqual(before);
+  const emf = world.logs.map(l => JSON.parse(l)).filter(l => l._aws);
+  expect(emf.at(-1).AccountsUnregistered).toBeUndefined();
+  expect(emf.at(-1).CloudcraftCalls).toBe(0);
+  expectConverged([account, MANAGEMENT]);
+});

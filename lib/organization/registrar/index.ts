@@ -309,9 +309,9 @@ class Run {
     const startedAt = clock.now();
     let error: string | undefined;
     let complete = false;
-    let desired: DesiredAccount[] = [];
+    let desired: DesiredAccount[] | undefined;
     let actual: CloudcraftAccount[] = [];
-    if (!(await this.readLedger())) return this.finish(trigger, [], [], false, 'cannot read the ledger table', depth);
+    if (!(await this.readLedger())) return this.finish(trigger, undefined, [], false, 'cannot read the ledger table', depth);
     try {
       await io.ledgerWrite(this.config.ledgerTable, META_RUN, { startedAt });
       const wanted = await this.readDesired();
@@ -479,30 +479,31 @@ class Run {
     }
   }
 
-  private async finish(trigger: string, desired: DesiredAccount[], actual: CloudcraftAccount[], complete: boolean, error: string | undefined,
+  /** `desired` is undefined when the run could not learn it: then no account figure is published (the alarm sees missing data). */
+  private async finish(trigger: string, desired: DesiredAccount[] | undefined, actual: CloudcraftAccount[], complete: boolean, error: string | undefined,
     depth: number): Promise<RunSummary> {
     await this.savePacer();
     const present = new Set(actual.map(a => a.id));
     let registered = 0;
     let failed = 0;
-    for (const account of desired) {
+    for (const account of desired ?? []) {
       const entry = this.ledger.entries.get(account.accountId);
       if (entry?.state === 'registered' && entry.cloudcraftId && present.has(entry.cloudcraftId)) registered++;
       else if (entry?.state === 'failed' || this.failures.has(account.accountId)) failed++;
     }
     const summary: RunSummary = {
       trigger,
-      desired: desired.length,
+      desired: desired?.length ?? 0,
       registered,
       failed,
-      pending: desired.length - registered - failed,
+      pending: (desired?.length ?? 0) - registered - failed,
       removed: this.removed,
       calls: this.client?.calls ?? 0,
       rejected429: this.client?.rejected ?? 0,
       complete,
       ...(error ? { error } : {}),
     };
-    this.emitMetrics(summary);
+    this.emitMetrics(summary, desired !== undefined);
     this.log(error ? 'warn' : 'info', 'run summary', { ...summary });
     const unfinished = !complete && (summary.pending > 0 || !!error) && !(error && /rejected the API key|refused/.test(error));
     if (unfinished && this.functionName && depth < MAX_CONTINUATIONS && this.client && this.client.remaining() < 60_000) {
@@ -517,13 +518,15 @@ class Run {
   }
 
   /** One CloudWatch Embedded Metric Format line: CloudWatch Logs turns it into metrics (no API call, no permission). */
-  private emitMetrics(summary: RunSummary): void {
+  private emitMetrics(summary: RunSummary, accountsKnown: boolean): void {
     const metrics = {
-      AccountsDesired: summary.desired,
-      AccountsRegistered: summary.registered,
-      AccountsPending: summary.pending,
-      AccountsFailed: summary.failed,
-      AccountsUnregistered: summary.desired - summary.registered,
+      ...(accountsKnown ? {
+        AccountsDesired: summary.desired,
+        AccountsRegistered: summary.registered,
+        AccountsPending: summary.pending,
+        AccountsFailed: summary.failed,
+        AccountsUnregistered: summary.desired - summary.registered,
+      } : {}),
       RegistrationsRemoved: summary.removed,
       CloudcraftCalls: summary.calls,
       CloudcraftRateLimited: summary.rejected429,
