@@ -9,10 +9,11 @@
  */
 import { Account, CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
 import { LocalCloudFormation } from './support/local-cloudformation';
-import { createLedgerTable, startDynalite } from './support/local-dynamodb';
+import { createLedgerTable, localDynamoClient, startDynalite } from './support/local-dynamodb';
 import { LocalLambda } from './support/local-lambda';
 import { LocalOrganizations } from './support/local-organizations';
 import { VirtualClock } from './support/virtual-clock';
+import { DeleteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createRegistrar, RunSummary } from '../lib/organization/registrar';
 import { sdkIo } from '../lib/organization/registrar/aws';
 import { RegistrarConfig } from '../lib/organization/registrar/config';
@@ -400,4 +401,39 @@ test('a run that cannot read the Organization changes nothing and publishes no a
   expect(emf.at(-1).AccountsUnregistered).toBeUndefined();
   expect(emf.at(-1).CloudcraftCalls).toBe(0);
   expectConverged([account, MANAGEMENT]);
+});
+
+test('accounts that join, move, close or leave while a run is going: the run finishes, the next ones converge', async () => {
+  world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+  const accounts = Array.from({ length: 30 }, (_, i) => member(`acct-${i}`));
+  const other = world.orgs.addOu(world.orgs.rootId, 'elsewhere');
+  let joined = '';
+  // Thirty simulated seconds into the run (it is pacing 31 registrations under 20 a minute), the Organization changes.
+  void world.clock.sleep(30_000).then(() => {
+    joined = member('joined-during-the-run');
+    world.orgs.setState(accounts[0], 'CLOSED');
+    world.orgs.removeAccount(accounts[1]);
+    world.orgs.moveAccount(accounts[2], other);
+  });
+  await invoke();
+  expect(joined).not.toBe('');
+  await invoke();
+  await world.clock.advance(25 * HOUR);
+  const last = await invoke();
+  expect(last.complete).toBe(true);
+  expectConverged([...accounts.slice(3), joined, MANAGEMENT]);
+});
+
+test('a lost ledger (the table emptied) is rebuilt without a duplicate: its registrations are adopted again', async () => {
+  const accounts = [member('a'), member('b')];
+  await invoke();
+  const ids = [...world.emulator.accounts.keys()].sort();
+  const client = localDynamoClient(process.env.AWS_ENDPOINT_URL_DYNAMODB!);
+  for (const item of (await client.send(new ScanCommand({ TableName: world.config.ledgerTable }))).Items ?? []) {
+    await client.send(new DeleteItemCommand({ TableName: world.config.ledgerTable, Key: { pk: item.pk } }));
+  }
+  const summary = await invoke();
+  expect(summary).toMatchObject({ registered: 3, complete: true });
+  expect([...world.emulator.accounts.keys()].sort()).toEqual(ids);
+  expectConverged([...accounts, MANAGEMENT]);
 });
