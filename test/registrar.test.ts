@@ -7,13 +7,13 @@
  * Each scenario ends with the same check: exactly one registration per desired account, none for the others, and
  * every registration the registrar does not own untouched.
  */
+import { DeleteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Account, CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
 import { LocalCloudFormation } from './support/local-cloudformation';
 import { createLedgerTable, localDynamoClient, startDynalite } from './support/local-dynamodb';
 import { LocalLambda } from './support/local-lambda';
 import { LocalOrganizations } from './support/local-organizations';
 import { VirtualClock } from './support/virtual-clock';
-import { DeleteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createRegistrar, RunSummary } from '../lib/organization/registrar';
 import { sdkIo } from '../lib/organization/registrar/aws';
 import { RegistrarConfig } from '../lib/organization/registrar/config';
