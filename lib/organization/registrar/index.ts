@@ -480,8 +480,8 @@ class Run {
   }
 
   /** `desired` is undefined when the run could not learn it: then no account figure is published (the alarm sees missing data). */
-  private async finish(trigger: string, desired: DesiredAccount[] | undefined, actual: CloudcraftAccount[], complete: boolean, error: string | undefined,
-    depth: number): Promise<RunSummary> {
+  private async finish(trigger: string, desired: DesiredAccount[] | undefined, actual: CloudcraftAccount[], complete: boolean,
+    error: string | undefined, depth: number): Promise<RunSummary> {
     await this.savePacer();
     const present = new Set(actual.map(a => a.id));
     let registered = 0;
