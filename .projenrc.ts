@@ -1,12 +1,14 @@
 import { awscdk, javascript } from 'projen';
 
 /**
- * The lowest aws-cdk-lib our API really needs (see README, "Supported versions"):
- * - `Validations.of(scope).acknowledge(...)`, the cdk-nag 3 acknowledgement API, exists from 2.258.0;
+ * The lowest aws-cdk-lib our API really needs (see README, "Supported versions"), proven by the consumer test
+ * (tools/consumer-test.js) which synthesizes an app with the packed library on this version and on the newest:
+ * - `Validations.of(scope).acknowledge(...)`, the cdk-nag 3 acknowledgement API, exists from 2.258.0, but until
+ *   2.268.0 it refuses finding IDs with `::` inside brackets (`AwsSolutions-IAM4[Policy::arn:...]`): 2.269.0;
  * - `lambda.Runtime.NODEJS_24_X` exists from 2.224.0 (used by the registration handler).
  * Tests run against the newest 2.x (the dev dependency is a caret range, not pinned to the floor).
  */
-const CDK_FLOOR = '2.258.0';
+const CDK_FLOOR = '2.269.0';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-cloudcraft',
@@ -175,6 +177,12 @@ project.testTask.prependSpawn(typecheck);
 project.tasks.tryFind('package')?.reset();
 project.tasks.tryFind('package')?.spawn(project.tasks.tryFind('package:js')!);
 project.testTask.spawn(pacmak);
+// The packed library in a fresh CDK app outside the repository, on the lowest and the newest aws-cdk-lib.
+const consumer = project.addTask('test:consumer', {
+  description: 'Install the packed tarball into fresh CDK apps (lowest and newest aws-cdk-lib) and cdk synth them with cdk-nag',
+  exec: 'node tools/consumer-test.js',
+});
+project.testTask.spawn(consumer);
 project.testTask.spawn(synthExample);
 
 project.synth();
