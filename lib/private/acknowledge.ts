@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { CfnResource, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -11,9 +11,11 @@ export interface Acknowledgement {
 }
 
 /**
- * Acknowledges findings on one construct through aws-cdk-lib's `Validations` API, which cdk-nag 3 reads.
+ * Acknowledges findings on one construct, for both generations of cdk-nag, without depending on either:
+ * - cdk-nag 3 reads aws-cdk-lib's `Validations` acknowledgements;
+ * - cdk-nag 2 reads `cdk_nag` metadata (`rules_to_suppress`: `id`, `reason`, `applies_to` for the finding) on the
+ *   CloudFormation resource it checks: the construct's own resource (its default child).
  * Without cdk-nag (or any validation plugin) this only records construct metadata: it changes no template.
- * The library never imports cdk-nag.
  */
 export function acknowledge(scope: IConstruct, acknowledgements: Acknowledgement[]): void {
   for (const ack of acknowledgements) {
@@ -22,7 +24,16 @@ export function acknowledge(scope: IConstruct, acknowledgements: Acknowledgement
       throw new Error(`Acknowledgement ${ack.id} on ${scope.node.path} has no real reason`);
     }
   }
-  if (acknowledgements.length > 0) {
-    Validations.of(scope).acknowledge(...acknowledgements);
-  }
+  if (acknowledgements.length === 0) return;
+  Validations.of(scope).acknowledge(...acknowledgements);
+
+  const resource = CfnResource.isCfnResource(scope) ? scope
+    : scope.node.defaultChild && CfnResource.isCfnResource(scope.node.defaultChild) ? scope.node.defaultChild : undefined;
+  if (!resource) return;
+  const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined)?.rules_to_suppress ?? [];
+  const added = acknowledgements.map(ack => {
+    const match = /^([^[]+)\[(.+)\]$/.exec(ack.id);
+    return match ? { id: match[1], reason: ack.reason, applies_to: [match[2]] } : { id: ack.id, reason: ack.reason };
+  });
+  resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, ...added] });
 }
