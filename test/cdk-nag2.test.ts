@@ -12,7 +12,8 @@ import { CloudcraftAccess, CloudcraftApiKey, CloudcraftOrganizationIntegration }
 import { addMemberStack } from '../lib/organization/member-template';
 
 const PACKS: Array<() => IAspect> = [
-  () => new AwsSolutionsChecks(), () => new NIST80053R5Checks(), () => new HIPAASecurityChecks(), () => new PCIDSS321Checks(), () => new ServerlessChecks(),
+  () => new AwsSolutionsChecks(), () => new NIST80053R5Checks(), () => new HIPAASecurityChecks(),
+  () => new PCIDSS321Checks(), () => new ServerlessChecks(),
 ];
 
 function nagErrors(app: App, stacks: Stack[]): string[] {
