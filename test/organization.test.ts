@@ -337,3 +337,11 @@ test('the organization example synthesizes', () => {
   const stack = new CloudcraftOrganizationExampleStack(new App(), 'OrgExample', { env: { region: 'eu-west-1' }, organizationalUnitIds: ['r-ab12'] });
   expect(Template.fromStack(stack).findResources('AWS::CloudFormation::StackSet')).not.toEqual({});
 });
+
+test('team access by OU reaches the registrar\'s configuration; fields an OU leaves out fall back to the setting for all', () => {
+  const { template } = organization({ readAccessTeams: ['all'], teamAccessByOu: { 'ou-ab12-cdef3456': { writeAccessTeams: ['admins'] } } });
+  const fn = onlyOf(template, 'AWS::Lambda::Function').Properties;
+  const text = JSON.stringify(fn.Environment.Variables[CONFIG_VARIABLE]);
+  expect(text).toContain('\\"byOu\\":{\\"ou-ab12-cdef3456\\":{\\"write\\":[\\"admins\\"]}}');
+  expect(text).toContain('\\"read\\":[\\"all\\"]');
+});

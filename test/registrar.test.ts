@@ -437,3 +437,25 @@ test('a lost ledger (the table emptied) is rebuilt without a duplicate: its regi
   expect([...world.emulator.accounts.keys()].sort()).toEqual(ids);
   expectConverged([...accounts, MANAGEMENT]);
 });
+
+test('team access: the same for every account, or by OU (nearest listed OU wins); [] unshares, left out is not managed', async () => {
+  const teamOu = world.orgs.addOu(world.ou, 'payments');
+  const deeper = world.orgs.addOu(teamOu, 'payments-prod');
+  const plain = member('plain');
+  const payments = member('payments', { ou: teamOu });
+  const prod = member('payments-prod', { ou: deeper });
+  world.config = {
+    ...world.config,
+    access: { read: ['all-readers'], write: null, byOu: { [teamOu]: { read: ['payments'], write: ['payments-admins'] }, [deeper]: { read: [] } } },
+  };
+  await invoke();
+  const of = (account: string) => world.emulator.registrationsOf(roleOf(account))[0];
+  expect(of(plain)).toMatchObject({ readAccess: ['team/all-readers'], writeAccess: null });
+  expect(of(payments)).toMatchObject({ readAccess: ['team/payments'], writeAccess: ['team/payments-admins'] });
+  expect(of(prod)).toMatchObject({ readAccess: [], writeAccess: null });
+  // Changed by hand: corrected where managed, left alone where not.
+  of(plain).readAccess = ['team/someone'];
+  of(plain).writeAccess = ['team/by-hand'];
+  await invoke();
+  expect(of(plain)).toMatchObject({ readAccess: ['team/all-readers'], writeAccess: ['team/by-hand'] });
+});

@@ -126,7 +126,8 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
 
   /**
    * Team access by organizational unit (`ou-...` to access): an account gets the access of the nearest OU above it
-   * that is listed here, else `readAccessTeams` / `writeAccessTeams`.
+   * that is listed here; a field that OU leaves out, and accounts under no listed OU, get `readAccessTeams` /
+   * `writeAccessTeams`.
    *
    * @default - the same team access for every account
    */
@@ -345,9 +346,10 @@ export class CloudcraftOrganizationIntegration extends Construct {
         read: teamIds(this, 'readAccessTeams', props.readAccessTeams) ?? null,
         write: teamIds(this, 'writeAccessTeams', props.writeAccessTeams) ?? null,
         ...(props.teamAccessByOu ? {
+          // A field an OU leaves out comes from the setting for all accounts.
           byOu: Object.fromEntries(Object.entries(props.teamAccessByOu).map(([ou, access]) => [ou, {
-            read: teamIds(this, `teamAccessByOu.${ou}.readAccessTeams`, access.readAccessTeams) ?? null,
-            write: teamIds(this, `teamAccessByOu.${ou}.writeAccessTeams`, access.writeAccessTeams) ?? null,
+            ...(access.readAccessTeams ? { read: teamIds(this, `teamAccessByOu.${ou}.readAccessTeams`, access.readAccessTeams) } : {}),
+            ...(access.writeAccessTeams ? { write: teamIds(this, `teamAccessByOu.${ou}.writeAccessTeams`, access.writeAccessTeams) } : {}),
           }])),
         } : {}),
       },
