@@ -5,31 +5,7 @@
  * - CloudFormation's pre-signed ResponseURL, recording every PUT (headers and body), able to fail.
  */
 import * as http from 'http';
-import { AddressInfo } from 'net';
-
-abstract class LocalServer {
-  private server?: http.Server;
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', chunk => (data += chunk));
-      req.on('end', () => this.handle(req, data, res));
-    });
-    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>(resolve => this.server?.close(() => resolve()) ?? resolve());
-  }
-
-  protected abstract handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void;
-}
+import { LocalServer } from './local-server';
 
 export interface KeyRead {
   readonly target: string;

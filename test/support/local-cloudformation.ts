@@ -12,7 +12,7 @@
  * a delegated administrator must pass `CallAs=DELEGATED_ADMIN` on every call.
  */
 import * as http from 'http';
-import { LocalServer } from './local-organizations';
+import { LocalServer } from './local-server';
 
 export type InstanceStatus = 'CURRENT' | 'OUTDATED' | 'INOPERABLE';
 export type DetailedStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'INOPERABLE' | 'SKIPPED_SUSPENDED_ACCOUNT' | 'FAILED_IMPORT';

@@ -7,7 +7,7 @@
  * Why the registrar invokes itself: /work/shared/reference/aws-organization-facts.md ("Lambda and CloudFormation").
  */
 import * as http from 'http';
-import { LocalServer } from './local-organizations';
+import { LocalServer } from './local-server';
 
 export interface LambdaInvocation {
   readonly functionName: string;

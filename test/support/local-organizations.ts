@@ -10,36 +10,7 @@
  * fully deterministic (counters, no randomness, no clock).
  */
 import * as http from 'http';
-import { AddressInfo } from 'net';
-
-/** An HTTP server on 127.0.0.1 port 0 that reads each request's body, then hands it to `handle`. */
-export abstract class LocalServer {
-  private server?: http.Server;
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', chunk => (data += chunk));
-      req.on('end', () => this.handle(req, data, res));
-    });
-    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    server.closeAllConnections(); // the SDK keeps sockets alive
-    await new Promise<void>(resolve => server.close(() => resolve()));
-  }
-
-  protected abstract handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void;
-}
+import { LocalServer } from './local-server';
 
 export type AccountState = 'PENDING_ACTIVATION' | 'ACTIVE' | 'SUSPENDED' | 'PENDING_CLOSURE' | 'CLOSED';
 
