@@ -97,10 +97,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
 
-  gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '/tsconfig.tsbuildinfo'],
+  gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '.jsii.tabl.json', '/tsconfig.tsbuildinfo'],
 });
 
-for (const pattern of ['/examples/', '/tools/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/cloudcraft-member.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+for (const pattern of ['/examples/', '/tools/', '/rosetta/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/cloudcraft-member.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
   project.npmignore?.exclude(pattern);
 }
 
@@ -179,6 +179,12 @@ project.testTask.prependSpawn(typecheck);
 project.tasks.tryFind('package')?.reset();
 project.tasks.tryFind('package')?.spawn(project.tasks.tryFind('package:js')!);
 project.testTask.spawn(pacmak);
+// Every TypeScript sample of the README and the doc comments compiles (fixture: rosetta/default.ts-fixture).
+const rosetta = project.addTask('rosetta:extract', {
+  description: 'Compile every TypeScript sample of the README and the doc comments (jsii-rosetta extract --strict)',
+  exec: 'jsii-rosetta extract --strict --compile .jsii',
+});
+project.testTask.spawn(rosetta);
 // The packed library in a fresh CDK app outside the repository, on the lowest and the newest aws-cdk-lib.
 const consumer = project.addTask('test:consumer', {
   description: 'Install the packed tarball into fresh CDK apps (lowest and newest aws-cdk-lib) and cdk synth them with cdk-nag',

@@ -23,6 +23,9 @@ export interface CloudcraftIntegrationProps extends CloudcraftRoleOptions, Cloud
  * applied in place; `cdk destroy` removes it (unless `removalPolicy` is RETAIN).
  *
  * @example
+ * import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+ * import { CloudcraftApiKey, CloudcraftIntegration } from 'cdk-cloudcraft';
+ *
  * new CloudcraftIntegration(this, 'Cloudcraft', {
  *   apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(this, 'Key', 'cloudcraft/api-key')),
  *   accountName: 'production',

@@ -92,6 +92,8 @@ export interface CloudcraftRoleProps extends CloudcraftRoleOptions {
  * chosen with `CloudcraftAccess`.
  *
  * @example
+ * import { CloudcraftAccess, CloudcraftRole } from 'cdk-cloudcraft';
+ *
  * new CloudcraftRole(this, 'Cloudcraft', {
  *   externalId: '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0',
  *   access: CloudcraftAccess.minimal(),
