@@ -100,7 +100,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '.jsii.tabl.json', '/tsconfig.tsbuildinfo'],
 });
 
-for (const pattern of ['/examples/', '/tools/', '/rosetta/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/cloudcraft-member.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+for (const pattern of ['/examples/', '/tools/', '/rosetta/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/cloudcraft-member.template.json', '!/assets/cloudcraft-integration.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
   project.npmignore?.exclude(pattern);
 }
 
@@ -126,9 +126,10 @@ bundleHandler.exec(bundle('lib/registration/handler/index.ts', 'assets/registrat
 bundleHandler.exec(bundle('lib/organization/registrar/index.ts', 'assets/registrar.js'));
 project.preCompileTask.spawn(bundleHandler);
 
-// The Organization member template as a standalone CloudFormation file (for users without CDK), shipped in the package.
+// Standalone CloudFormation templates (for users without CDK), shipped in the package: the Organization member
+// template and the single-account integration.
 const memberTemplate = project.addTask('member-template', {
-  description: 'Write the Organization member template to assets/cloudcraft-member.template.json',
+  description: 'Write the standalone templates: assets/cloudcraft-member.template.json and assets/cloudcraft-integration.template.json',
   exec: 'ts-node --transpile-only --project tsconfig.dev.json tools/member-template.ts',
 });
 project.postCompileTask.spawn(memberTemplate);
