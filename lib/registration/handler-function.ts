@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { CloudcraftApiKey } from './api-key';
 import { DEFAULT_API_URL } from './handler/properties';
 import { acknowledge } from '../private/acknowledge';
+import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { validateApiUrl } from '../private/validate';
 
 /** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
@@ -25,25 +26,6 @@ export const SERVICE_TIMEOUT = Duration.minutes(16);
 
 let cachedCode: string | undefined;
 
-/**
- * The handler's role keeps its permissions in one customer managed policy instead of an inline default policy,
- * so grants (`secret.grantRead(role)`, ...) land there.
- */
-class HandlerRole extends iam.Role {
-  private policy?: iam.ManagedPolicy;
-
-  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
-    if (!this.policy) {
-      this.policy = new iam.ManagedPolicy(this, 'Policy', {
-        description: 'cdk-cloudcraft handler: read the Cloudcraft API key, write the handler\'s own log group',
-      });
-      this.addManagedPolicy(this.policy);
-    }
-    this.policy.addStatements(statement);
-    return { statementAdded: true, policyDependable: this.policy };
-  }
-}
-
 /** The inline code of the handler, read once. */
 export function handlerCode(): string {
   if (cachedCode === undefined) {
@@ -55,43 +37,34 @@ export function handlerCode(): string {
   return cachedCode;
 }
 
-export interface HandlerOptions {
-  /** A fixed name for the handler's role, so that resource policies elsewhere can name it. */
-  readonly roleName?: string;
-}
-
 /**
  * The one function per stack that serves every Cloudcraft custom resource in it, with its own role and log
  * group. Its code is inline, so the same template works where file assets do not exist (StackSet members).
  */
 export class CloudcraftHandler extends Construct {
-  /** The handler of `scope`'s stack, created on first use. */
-  public static of(scope: Construct, options: HandlerOptions = {}): CloudcraftHandler {
+  /**
+   * The handler of `scope`'s stack, created on first use. Nothing about it depends on who asks for it, so the
+   * order in which constructs are created never matters.
+   */
+  public static of(scope: Construct): CloudcraftHandler {
     const stack = Stack.of(scope);
     const id = 'CloudcraftHandler';
-    const existing = stack.node.tryFindChild(id) as CloudcraftHandler | undefined;
-    if (existing && options.roleName !== undefined && existing.roleName !== options.roleName) {
-      throw new Error(`cdk-cloudcraft: the stack's Cloudcraft handler already exists with another role name (${existing.roleName ?? 'generated'}); create the organization member first.`);
-    }
-    return existing ?? new CloudcraftHandler(stack, id, options);
+    return (stack.node.tryFindChild(id) as CloudcraftHandler | undefined) ?? new CloudcraftHandler(stack, id);
   }
 
-  private readonly roleName?: string;
-
   public readonly function: lambda.Function;
-  public readonly role: iam.Role;
+  public readonly role: ManagedPolicyRole;
   private aliasAllowed = false;
 
-  private constructor(scope: Construct, id: string, options: HandlerOptions) {
+  private constructor(scope: Construct, id: string) {
     super(scope, id);
-    this.roleName = options.roleName;
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR });
-    this.role = new HandlerRole(this, 'Role', {
-      roleName: options.roleName,
+    // Grants (`secret.grantRead(role)`, ...) land in one customer managed policy, not an inline one.
+    this.role = new ManagedPolicyRole(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'cdk-cloudcraft handler: reads the Cloudcraft API key and writes its own logs',
-    });
+    }, 'cdk-cloudcraft handler: read the Cloudcraft API key, write the handler\'s own log group');
     this.function = new lambda.Function(this, 'Function', {
       description: 'cdk-cloudcraft: registers AWS accounts with Cloudcraft (custom resource handler)',
       runtime: lambda.Runtime.NODEJS_24_X,
