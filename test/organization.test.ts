@@ -206,7 +206,7 @@ describe('registrar', () => {
     const rules = Object.values(base.template.findResources('AWS::Events::Rule')).map((r: any) => r.Properties);
     const byEvent = rules.find(r => r.EventPattern)!;
     expect(byEvent.EventPattern).toMatchObject({ 'source': ['aws.cloudformation'], 'detail-type': ['CloudFormation StackSet StackInstance Status Change'] });
-    expect(JSON.stringify(resolveCfn(byEvent.EventPattern.detail, { 'AWS::Partition': 'aws' }))).toContain(`arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stackset/cloudcraft-integration:`);
+    expect(resolveCfn(byEvent.EventPattern.detail, { 'AWS::Partition': 'aws' })).toEqual({ 'stack-set-arn': [{ wildcard: 'arn:aws:cloudformation:us-east-1:*:stackset/cloudcraft-integration:*' }] });
     expect(rules.find(r => r.ScheduleExpression)!.ScheduleExpression).toBe('rate(1 hour)');
     base.template.resourceCountIs('Custom::CloudcraftOrganizationRegistrar', 1);
     const custom = organization({ schedule: events.Schedule.rate(Duration.minutes(30)) }).template;
@@ -218,8 +218,18 @@ describe('registrar', () => {
     expect(alarm).toMatchObject({ MetricName: 'AccountsUnregistered', Namespace: 'cdk-cloudcraft', Threshold: 1, EvaluationPeriods: 3, TreatMissingData: 'breaching' });
   });
 
-  test('cdk-nag packs and schema validation as errors pass on the management stack', () => {
-    const { app, stack } = organization({}, { '@aws-cdk/core:validateAgainstDefaultRules': true });
+  test('from a delegated administrator: the StackSet lives in the management account (its ARN names that account), and CallAs DELEGATED_ADMIN needs ListDelegatedAdministrators', () => {
+    const { template } = organization({ delegatedAdmin: true });
+    const statements = Object.values(template.findResources('AWS::IAM::ManagedPolicy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const read = statements.find((s: any) => s.Sid === 'ReadTheStackInstances');
+    expect(resolveCfn(read.Resource, { 'AWS::Partition': 'aws' })).toBe('arn:aws:cloudformation:us-east-1:*:stackset/cloudcraft-integration:*');
+    expect(statements.find((s: any) => s.Sid === 'ActAsDelegatedAdministrator')).toMatchObject({ Action: 'organizations:ListDelegatedAdministrators' });
+    const selfStatements = Object.values(base.template.findResources('AWS::IAM::ManagedPolicy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    expect(selfStatements.map((s: any) => s.Sid)).not.toContain('ActAsDelegatedAdministrator');
+  });
+
+  test.each([[false], [true]])('cdk-nag packs and schema validation as errors pass on the management stack (delegated admin: %s)', (delegatedAdmin) => {
+    const { app, stack } = organization({ delegatedAdmin }, { '@aws-cdk/core:validateAgainstDefaultRules': true });
     expect(findings(stack)).toEqual([]);
     Validations.of(app).addPlugins(...PACKS.map(Pack => new Pack()));
     expect(() => app.synth()).not.toThrow();
