@@ -355,3 +355,9 @@ test('team access by OU reaches the registrar\'s configuration; fields an OU lea
   expect(text).toContain('\\"byOu\\":{\\"ou-ab12-cdef3456\\":{\\"write\\":[\\"admins\\"]}}');
   expect(text).toContain('\\"read\\":[\\"all\\"]');
 });
+
+test('the registrar\'s custom resources wait up to an hour: an event may queue behind a 15-minute run (reserved concurrency 1)', () => {
+  for (const type of ['Custom::CloudcraftOrganizationRegistrar', 'Custom::CloudcraftIamParameters']) {
+    expect(onlyOf(base.template, type).Properties.ServiceTimeout).toBe('3600');
+  }
+});

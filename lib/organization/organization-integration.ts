@@ -214,6 +214,12 @@ const METRICS_NAMESPACE = 'cdk-cloudcraft';
 const REGISTRAR_TYPE = 'Custom::CloudcraftOrganizationRegistrar';
 const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
+/**
+ * How long CloudFormation waits for the registrar's custom resources: CloudFormation's maximum. With reserved
+ * concurrency 1 an event may first wait for a run in progress (up to 15 minutes) before its own invocation (the
+ * Delete itself may take 15 more).
+ */
+const REGISTRAR_SERVICE_TIMEOUT = Duration.hours(1);
 
 let registrarCode: string | undefined;
 function readRegistrarCode(): string {
@@ -403,7 +409,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       const parameters = new CustomResource(this, 'IamParameters', {
         serviceToken: registrar.functionArn,
         resourceType: IAM_PARAMETERS_TYPE,
-        serviceTimeout: Duration.minutes(16),
+        serviceTimeout: REGISTRAR_SERVICE_TIMEOUT,
         properties: { ApiUrl: apiUrl },
       });
       externalId = parameters.getAttString('ExternalId');
@@ -483,7 +489,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
     const reconcile = new CustomResource(this, 'Reconcile', {
       serviceToken: registrar.functionArn,
       resourceType: REGISTRAR_TYPE,
-      serviceTimeout: Duration.minutes(16),
+      serviceTimeout: REGISTRAR_SERVICE_TIMEOUT,
       properties: { Configuration: stack.toJsonString(config), ExternalId: externalId, StackSet: this.stackSet.attrStackSetId },
     });
     reconcile.node.addDependency(this.stackSet, continuePolicy, table);
