@@ -1,15 +1,22 @@
 /**
- * The handler's pure decision logic, tested directly.
+ * The handler's pure decisions (decide.ts, properties.ts) and the shared retry and reason policy (runtime/policy.ts),
+ * tested directly.
  */
 import {
-  BACKOFF_CAP_MS, CallOutcome, desiredBody, explainFailure, isVerificationFailure, matchesDesired, parsePhysicalId,
-  parseRetryAfter, physicalIdOf, planDelete, planUpdate, RATE_LIMIT_DEFAULT_WAIT_MS, registrationsOfRole, retryDecision,
-  RetryContext, VERIFICATION_WINDOW_MS,
+  afterPost, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_PHYSICAL_ID_CHARS, parsePhysicalId,
+  pendingPhysicalId, PENDING_SKEW_MS, physicalIdOf, planCreate, planDelete, planUpdate, registrationBody,
+  registrationsOfRole, TWIN_WINDOW_MS,
 } from '../lib/registration/handler/decide';
 import { parseProps, RegistrationProps } from '../lib/registration/handler/properties';
+import {
+  BACKOFF_CAP_MS, CallOutcome, CloudcraftAccount, explainFailure, isAmbiguous, isSuccess, isVerificationFailure,
+  parseRetryAfter, retryDecision, RetryContext, VERIFICATION_WINDOW_MS,
+} from '../lib/runtime/policy';
 
 const ID = '2b8c1f7e-0d4a-4c3b-9e1f-5a6b7c8d9e0f';
 const ROLE = 'arn:aws:iam::111122223333:role/cloudcraft';
+const EXT = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
+const NOW = Date.parse('2026-11-23T12:00:00Z');
 const RAW = {
   ApiUrl: 'https://api.cloudcraft.co/',
   ApiKeySource: 'secretsmanager',
@@ -20,12 +27,15 @@ const RAW = {
   RemoveAdopted: 'false',
 };
 const props = (extra: Record<string, unknown> = {}) => parseProps('Custom::CloudcraftRegistration', { ...RAW, ...extra }) as RegistrationProps;
+const account = (over: Partial<CloudcraftAccount> & { id: string }): CloudcraftAccount => ({
+  name: 'production', roleArn: ROLE, externalId: EXT, readAccess: null, writeAccess: null, createdAt: new Date(NOW - 86_400_000).toISOString(), ...over,
+});
 const response = (status: number, body: unknown = {}, retryAfter?: string): CallOutcome => ({ kind: 'response', status, body, text: JSON.stringify(body), retryAfter });
 const ctx = (over: Partial<RetryContext> = {}): RetryContext => ({ operation: 'list', attempt: 1, elapsedMs: 0, remainingMs: 280_000, random: 0.5, ...over });
 
 describe('parseProps', () => {
   test('normalizes the URL, teams and flags', () => {
-    expect(props({ ReadAccess: ['b', 'a', 'a'], WriteAccess: [] })).toEqual({
+    expect(props({ ReadAccess: ['b', 'a', 'a'], WriteAccess: [], ExternalId: EXT })).toEqual({
       kind: 'registration',
       apiUrl: 'https://api.cloudcraft.co',
       apiKey: { source: 'secretsmanager', id: RAW.ApiKeyId },
@@ -35,7 +45,18 @@ describe('parseProps', () => {
       writeAccess: [],
       removalPolicy: 'destroy',
       removeAdopted: false,
+      externalId: EXT,
     });
+  });
+
+  test.each(['https://api.cloudcraft.co', 'https://api.cloudcraft.co/', 'https://API.Cloudcraft.co:443', 'HTTPS://api.cloudcraft.co:443//'])(
+    '%s is the same API URL', (url) => {
+      expect(props({ ApiUrl: url }).apiUrl).toBe('https://api.cloudcraft.co');
+    });
+
+  test('a path is kept; another port is another URL', () => {
+    expect(props({ ApiUrl: 'https://gov.example.com/api/' }).apiUrl).toBe('https://gov.example.com/api');
+    expect(props({ ApiUrl: 'https://api.cloudcraft.co:8443' }).apiUrl).toBe('https://api.cloudcraft.co:8443');
   });
 
   test('absent teams are null (Cloudcraft default), not an empty list', () => {
@@ -48,24 +69,98 @@ describe('parseProps', () => {
     [{ RemoveAdopted: 'yes' }, /RemoveAdopted must be true or false/],
     [{ ApiKeySource: 'vault' }, /ApiKeySource must be secretsmanager or ssm/],
     [{ ApiUrl: 'ftp://x' }, /ApiUrl is not an http\(s\) URL/],
+    [{ ApiUrl: '' }, /ApiUrl is not an http\(s\) URL/],
+    [{ ReadAccess: '[oops' }, /ReadAccess is not a JSON list/],
   ])('rejects %j', (extra, message) => {
     expect(() => props(extra)).toThrow(message);
   });
 });
 
 describe('physical IDs', () => {
-  test('created and adopted registrations round-trip', () => {
-    expect(parsePhysicalId(physicalIdOf({ id: ID, adopted: false }))).toEqual({ id: ID, adopted: false });
-    expect(parsePhysicalId(physicalIdOf({ id: ID, adopted: true }))).toEqual({ id: ID, adopted: true });
+  const original = { name: 'added by hand', readAccess: ['team/x'], writeAccess: null };
+
+  test('created, adopted and adopted-with-original registrations round-trip', () => {
     expect(physicalIdOf({ id: ID, adopted: false })).toBe(ID);
+    expect(parsePhysicalId(ID)).toEqual({ kind: 'registration', id: ID, adopted: false });
+    expect(parsePhysicalId(physicalIdOf({ id: ID, adopted: true }))).toEqual({ kind: 'registration', id: ID, adopted: true });
+    const withOriginal = physicalIdOf({ id: ID, adopted: true, original });
+    expect(withOriginal).toMatch(new RegExp(`^adopted:${ID}:[\\w-]+$`));
+    expect(parsePhysicalId(withOriginal)).toEqual({ kind: 'registration', id: ID, adopted: true, original });
   });
 
-  test.each(['cloudcraft-unregistered', '2024/05/01/[$LATEST]abc', '', undefined, 'adopted:nope'])('%j is not a registration', (value) => {
-    expect(parsePhysicalId(value)).toBeUndefined();
+  test('IDs are opaque strings (not only UUIDs), colons included', () => {
+    for (const id of ['acct-01', 'Acct 01', 'a:b:c']) {
+      expect(parsePhysicalId(id)).toEqual({ kind: 'registration', id, adopted: false });
+      expect(parsePhysicalId(physicalIdOf({ id, adopted: true, original }))).toEqual({ kind: 'registration', id, adopted: true, original });
+    }
+    expect(parsePhysicalId('adopted:a:b')).toEqual({ kind: 'registration', id: 'a:b', adopted: true });
+  });
+
+  test('the original is left out when the ID would not stay under 1,000 characters', () => {
+    const long = physicalIdOf({ id: ID, adopted: true, original: { ...original, readAccess: Array.from({ length: 40 }, (_, i) => `team/${'x'.repeat(20)}${i}`) } });
+    expect(long).toBe(`adopted:${ID}`);
+    expect(physicalIdOf({ id: ID, adopted: true, original }).length).toBeLessThan(MAX_PHYSICAL_ID_CHARS);
+  });
+
+  test('pending and nothing', () => {
+    expect(parsePhysicalId(pendingPhysicalId(NOW))).toEqual({ kind: 'pending', since: NOW });
+    for (const none of ['cloudcraft-unregistered', IAM_PARAMETERS_PHYSICAL_ID, '', undefined, 'pending:soon', 'adopted:']) {
+      expect(parsePhysicalId(none)).toEqual({ kind: 'none' });
+    }
+  });
+});
+
+describe('bodies', () => {
+  test('teams not given are left out; given ones sent; the region only when asked', () => {
+    expect(registrationBody('n', ROLE, props())).toEqual({ name: 'n', roleArn: ROLE });
+    expect(registrationBody('n', ROLE, props({ ReadAccess: ['a'] }), {}, 'eu-west-1')).toEqual({ name: 'n', roleArn: ROLE, readAccess: ['team/a'], region: 'eu-west-1' });
+  });
+
+  test('teams removed since `before` are sent as [] (the documented way to unshare), never null', () => {
+    expect(registrationBody('n', ROLE, props(), { readAccess: ['team/a'], writeAccess: null })).toEqual({ name: 'n', roleArn: ROLE, readAccess: [] });
+    expect(registrationBody('n', ROLE, props(), { readAccess: [], writeAccess: null })).toEqual({ name: 'n', roleArn: ROLE });
+  });
+
+  test('registrationsOfRole: exact role ARN, oldest first; matchesDesired compares teams as sets, null as []', () => {
+    const accounts = [account({ id: 'b', createdAt: '2025' }), account({ id: 'a', createdAt: '2024' }), account({ id: 'c', roleArn: `${ROLE}-x` })];
+    expect(registrationsOfRole(accounts, ROLE).map(a => a.id)).toEqual(['a', 'b']);
+    expect(matchesDesired(account({ id: 'a', readAccess: ['team/y', 'team/x'] }), props({ ReadAccess: ['x', 'y'] }))).toBe(true);
+    expect(matchesDesired(account({ id: 'a', readAccess: [] }), props())).toBe(true);
+    expect(matchesDesired(account({ id: 'a', readAccess: ['team/x'] }), props())).toBe(false);
   });
 });
 
 describe('plans', () => {
+  test('create: nothing of the role, POST', () => {
+    expect(planCreate([account({ id: 'x', roleArn: `${ROLE}2` })], props(), NOW)).toEqual({ action: 'post' });
+  });
+
+  test('create: an exact match made within the last hour is a twin delivery\'s (own); older or different is adopted', () => {
+    const recent = account({ id: 'r', createdAt: new Date(NOW - 60_000).toISOString() });
+    expect(planCreate([recent], props(), NOW)).toEqual({ action: 'own', account: recent });
+    const old = account({ id: 'o', createdAt: new Date(NOW - TWIN_WINDOW_MS - 1).toISOString() });
+    expect(planCreate([old], props(), NOW)).toEqual({ action: 'adopt', account: old, put: false });
+    const renamed = account({ id: 'n', name: 'other', createdAt: new Date(NOW - 60_000).toISOString() });
+    expect(planCreate([renamed], props(), NOW)).toEqual({ action: 'adopt', account: renamed, put: true });
+  });
+
+  test('create: a registration made with another external ID is refused; without ExternalId (old events) adopted', () => {
+    const theirs = account({ id: 't', externalId: '11111111-2222-4333-8444-555555555555' });
+    expect(planCreate([theirs], props({ ExternalId: EXT }), NOW)).toMatchObject({ action: 'refuse', reason: expect.stringMatching(/not adopted/) });
+    expect(planCreate([theirs], props(), NOW)).toMatchObject({ action: 'adopt' });
+    const ours = account({ id: 'o' });
+    expect(planCreate([theirs, ours], props({ ExternalId: EXT }), NOW)).toMatchObject({ action: 'adopt', account: ours });
+  });
+
+  test('after a POST: new registrations of the role are ours; keep the oldest (createdAt, then id), remove the rest', () => {
+    const known = new Set(['old']);
+    const accounts = [account({ id: 'old' }), account({ id: 'b', createdAt: '2026-11-23T12:00:01Z' }), account({ id: 'a', createdAt: '2026-11-23T12:00:01Z' })];
+    expect(afterPost(accounts, known, ROLE)).toEqual({ keep: accounts[2], remove: [accounts[1]] });
+    const posted = account({ id: 'p', createdAt: '2026-11-23T12:00:02Z' });
+    expect(afterPost([accounts[0]], known, ROLE, posted)).toEqual({ keep: posted, remove: [] });
+    expect(afterPost([accounts[0]], known, ROLE)).toBeUndefined();
+  });
+
   test('update: a changed name, role, teams or key means PUT; only the verification region means nothing', () => {
     expect(planUpdate(ID, props(), props({ AccountName: 'x' })).action).toBe('put');
     expect(planUpdate(ID, props(), props({ RoleArn: `${ROLE}2` })).action).toBe('put');
@@ -75,38 +170,43 @@ describe('plans', () => {
     expect(planUpdate(ID, undefined, props()).action).toBe('put');
   });
 
-  test('update: a new API URL or a never-registered resource means a new registration', () => {
-    expect(planUpdate(ID, props(), props({ ApiUrl: 'https://gov.example' }))).toMatchObject({ action: 'create' });
-    expect(planUpdate('cloudcraft-unregistered', props(), props())).toMatchObject({ action: 'create' });
+  test('update: naming compared as written (pattern and names), never through the alias', () => {
+    const pattern = { AccountName: undefined, AccountNamePattern: '{alias}' };
+    expect(planUpdate(ID, props(pattern), props(pattern)).action).toBe('none');
+    expect(planUpdate(ID, props(pattern), props({ AccountName: '{alias}' })).action).toBe('none');
+    expect(planUpdate(ID, props(pattern), props({ ...pattern, AccountNames: '{"111122223333":"x"}' })).action).toBe('put');
   });
 
-  test('delete: skip unregistered, RETAIN and adopted (unless opted in)', () => {
+  test('update: a respelled API URL is the same; another host is looked up there; never registered means create', () => {
+    expect(planUpdate(ID, props(), props({ ApiUrl: 'https://API.cloudcraft.co:443/' })).action).toBe('none');
+    expect(planUpdate(ID, props(), props({ ApiUrl: 'https://gov.example' }))).toMatchObject({ action: 'relocate', registration: { id: ID } });
+    expect(planUpdate('cloudcraft-unregistered', props(), props())).toMatchObject({ action: 'create' });
+    expect(planUpdate('pending:1', props(), props())).toMatchObject({ action: 'create' });
+  });
+
+  test('delete: skip what owns nothing or cannot be reached, RETAIN, and an adopted one without its original', () => {
     expect(planDelete('cloudcraft-unregistered', props()).action).toBe('skip');
+    expect(planDelete(ID, undefined, 'property ApiUrl is not an http(s) URL')).toMatchObject({ action: 'skip', why: expect.stringMatching(/properties cannot be read/) });
     expect(planDelete(ID, props({ RemovalPolicy: 'retain' })).action).toBe('skip');
     expect(planDelete(`adopted:${ID}`, props()).action).toBe('skip');
-    expect(planDelete(`adopted:${ID}`, props({ RemoveAdopted: 'true' }))).toEqual({ action: 'delete', registration: { id: ID, adopted: true } });
-    expect(planDelete(ID, props())).toEqual({ action: 'delete', registration: { id: ID, adopted: false } });
   });
 
-  test('POST carries the region, PUT does not; both always carry the team fields', () => {
-    expect(desiredBody(props({ Region: 'eu-west-1' }), true)).toEqual({ name: 'production', roleArn: ROLE, readAccess: null, writeAccess: null, region: 'eu-west-1' });
-    expect(desiredBody(props({ Region: 'eu-west-1' }), false)).toEqual({ name: 'production', roleArn: ROLE, readAccess: null, writeAccess: null });
+  test('delete: created ones deleted, adopted ones restored (or deleted when opted in), pending ones cleaned up', () => {
+    const original = { name: 'mine', readAccess: null, writeAccess: null };
+    const adopted = physicalIdOf({ id: ID, adopted: true, original });
+    expect(planDelete(ID, props())).toEqual({ action: 'delete', id: ID });
+    expect(planDelete(adopted, props())).toEqual({ action: 'restore', id: ID, original });
+    expect(planDelete(adopted, props({ RemoveAdopted: 'true' }))).toEqual({ action: 'delete', id: ID });
+    expect(planDelete(pendingPhysicalId(NOW), props())).toEqual({ action: 'cleanup', since: NOW - PENDING_SKEW_MS });
   });
 
-  test('registrationsOfRole: exact role ARN, oldest first; matchesDesired compares teams as sets', () => {
-    const accounts = [
-      { id: 'b', roleArn: ROLE, createdAt: '2025' }, { id: 'a', roleArn: ROLE, createdAt: '2024' }, { id: 'c', roleArn: `${ROLE}-x` },
-    ];
-    expect(registrationsOfRole(accounts, ROLE).map(a => a.id)).toEqual(['a', 'b']);
-    expect(matchesDesired({ id: 'a', name: 'production', roleArn: ROLE, readAccess: ['team/y', 'team/x'], writeAccess: null },
-      props({ ReadAccess: ['x', 'y'] }))).toBe(true);
-    expect(matchesDesired({ id: 'a', name: 'production', roleArn: ROLE, readAccess: [], writeAccess: null }, props())).toBe(false);
+  test('leftovers of a failed create: the role\'s registrations created since', () => {
+    const accounts = [account({ id: 'before' }), account({ id: 'after', createdAt: new Date(NOW + 1_000).toISOString() }), account({ id: 'other', roleArn: `${ROLE}2`, createdAt: new Date(NOW + 1_000).toISOString() })];
+    expect(leftoversOf(accounts, ROLE, NOW).map(a => a.id)).toEqual(['after']);
   });
 });
 
-describe('retries', () => {
-  const NOW = Date.parse('2026-11-23T12:00:00Z');
-
+describe('retries (runtime/policy)', () => {
   test('Retry-After: seconds, HTTP date, absent or unreadable', () => {
     expect(parseRetryAfter('7', NOW)).toBe(7_000);
     expect(parseRetryAfter('1.5', NOW)).toBe(1_500);
@@ -116,36 +216,54 @@ describe('retries', () => {
     expect(parseRetryAfter('soon', NOW)).toBeUndefined();
   });
 
-  test('429 waits Retry-After (plus under a second of jitter), or 60 s without it', () => {
-    expect(retryDecision(response(429, {}, '7'), ctx({ random: 0 }), NOW)).toMatchObject({ retry: true, delayMs: 7_000 });
-    expect(retryDecision(response(429, {}, '7'), ctx({ random: 0.99 }), NOW)).toMatchObject({ retry: true, delayMs: 7_990 });
-    expect(retryDecision(response(429), ctx({ random: 0 }), NOW)).toMatchObject({ retry: true, delayMs: RATE_LIMIT_DEFAULT_WAIT_MS });
+  test('429 waits as long as the pacer holds requests back, plus under half a second of jitter', () => {
+    expect(retryDecision(response(429, {}, '7'), ctx({ random: 0, pacerWaitMs: 7_000 }))).toMatchObject({ retry: true, delayMs: 7_000 });
+    expect(retryDecision(response(429, {}, '7'), ctx({ random: 0.99, pacerWaitMs: 7_000 }))).toMatchObject({ retry: true, delayMs: 7_495 });
   });
 
-  test('5xx and network errors back off exponentially, capped', () => {
-    const delayOf = (attempt: number) => (retryDecision(response(503), ctx({ attempt, random: 1 }), NOW) as { delayMs: number }).delayMs;
-    const delays = [1, 2, 3, 4, 5, 6, 7, 8].map(delayOf);
+  test('5xx, 408 and network errors back off exponentially, capped', () => {
+    const delayOf = (attempt: number, status = 503) => (retryDecision(response(status), ctx({ attempt, random: 1 })) as { delayMs: number }).delayMs;
+    const delays = [1, 2, 3, 4, 5, 6, 7, 8].map(a => delayOf(a));
     expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 20_000, 20_000, 20_000]);
     expect(Math.max(...delays)).toBe(BACKOFF_CAP_MS);
-    expect(retryDecision({ kind: 'network', error: 'ECONNRESET' }, ctx({ random: 0 }), NOW)).toMatchObject({ retry: true, delayMs: 500 });
+    expect(delayOf(1, 408)).toBe(1_000);
+    expect(retryDecision({ kind: 'network', error: 'ECONNRESET', cause: 'network' }, ctx({ random: 0 }))).toMatchObject({ retry: true, delayMs: 500 });
   });
 
-  test('a 2xx that is not JSON is retried; other 4xx are not', () => {
-    expect(retryDecision({ kind: 'response', status: 200, body: undefined, text: '<html>' }, ctx(), NOW).retry).toBe(true);
-    for (const status of [401, 403, 404, 409]) expect(retryDecision(response(status), ctx(), NOW).retry).toBe(false);
+  test('a local error or a too-large answer is not retried', () => {
+    expect(retryDecision({ kind: 'network', error: 'invalid header', cause: 'local' }, ctx()).retry).toBe(false);
+    expect(retryDecision({ kind: 'network', error: 'too long', cause: 'too-large' }, ctx()).retry).toBe(false);
+  });
+
+  test('a 2xx that is not JSON is retried for reads, a success for PUT and DELETE; other 4xx are not retried', () => {
+    const html: CallOutcome = { kind: 'response', status: 200, body: undefined, text: '<html>' };
+    expect(retryDecision(html, ctx()).retry).toBe(true);
+    expect(isSuccess(html, 'update')).toBe(true);
+    expect(isSuccess({ kind: 'response', status: 204, body: null, text: '' }, 'delete')).toBe(true);
+    expect(isSuccess(html, 'list')).toBe(false);
+    for (const status of [401, 403, 404, 409]) expect(retryDecision(response(status), ctx()).retry).toBe(false);
+  });
+
+  test('a POST may have registered after no answer, a 5xx, 408 or a 2xx; not after a 4xx or a local error', () => {
+    expect(isAmbiguous({ kind: 'network', error: 'timed out', cause: 'timeout' })).toBe(true);
+    expect(isAmbiguous(response(502))).toBe(true);
+    expect(isAmbiguous(response(408))).toBe(true);
+    expect(isAmbiguous({ kind: 'response', status: 200, body: undefined, text: '<html>' })).toBe(true);
+    expect(isAmbiguous(response(400))).toBe(false);
+    expect(isAmbiguous({ kind: 'network', error: 'bad header', cause: 'local' })).toBe(false);
   });
 
   test('a verification 400 is retried on register within the propagation window only', () => {
     const verify = response(400, { error: 'Unable to verify AWS account', reason: 'invalid_property', code: 400 });
-    expect(retryDecision(verify, ctx({ operation: 'register' }), NOW).retry).toBe(true);
-    expect(retryDecision(verify, ctx({ operation: 'register', elapsedMs: VERIFICATION_WINDOW_MS }), NOW).retry).toBe(false);
-    expect(retryDecision(verify, ctx({ operation: 'list' }), NOW).retry).toBe(false);
-    expect(retryDecision(response(400, { error: 'Invalid roleArn', reason: 'invalid_parameter' }), ctx({ operation: 'register' }), NOW).retry).toBe(false);
+    expect(retryDecision(verify, ctx({ operation: 'register' })).retry).toBe(true);
+    expect(retryDecision(verify, ctx({ operation: 'register', elapsedMs: VERIFICATION_WINDOW_MS })).retry).toBe(false);
+    expect(retryDecision(verify, ctx({ operation: 'list' })).retry).toBe(false);
+    expect(retryDecision(response(400, { error: 'Invalid roleArn', reason: 'invalid_parameter' }), ctx({ operation: 'register' })).retry).toBe(false);
   });
 
   test('no retry that would end past the deadline', () => {
-    expect(retryDecision(response(429, {}, '120'), ctx({ remainingMs: 60_000 }), NOW).retry).toBe(false);
-    expect(retryDecision(response(503), ctx({ remainingMs: 2_500 }), NOW).retry).toBe(false);
+    expect(retryDecision(response(429, {}, '120'), ctx({ remainingMs: 60_000, pacerWaitMs: 120_000 })).retry).toBe(false);
+    expect(retryDecision(response(503), ctx({ remainingMs: 2_500 })).retry).toBe(false);
   });
 
   test('isVerificationFailure reads both the message and bodies without one', () => {
@@ -156,18 +274,20 @@ describe('retries', () => {
   });
 });
 
-describe('reasons', () => {
+describe('reasons (runtime/policy)', () => {
   const base = { operation: 'register' as const, apiUrl: 'https://api.cloudcraft.co', keySource: 'secret arn:aws:secretsmanager:us-east-1:1:secret:k', roleArn: ROLE, attempts: 3 };
 
   test.each([
     [response(401), /rejected the API key \(401\) read from secret arn:aws:secretsmanager/],
     [response(403, { error: 'Insufficient privileges' }), /403: "Insufficient privileges".*Owner or Administrator.*read-write.*Pro/],
     [response(400, { error: 'Unable to verify AWS account' }), /could not verify the role .*after 3 attempts, assuming it from us-east-1.*verificationRegion/],
-    [response(400, { error: 'name is required' }), /rejected the request while registering the AWS account \(400: "name is required"\)/],
+    [response(400, { error: 'Bad Request', message: 'name is required', reason: 'invalid_property' }), /rejected the request while registering the AWS account \(400: "Bad Request \(name is required; invalid_property\)"\)/],
     [response(404), /found nothing to act on/],
     [response(429), /kept rate-limiting the API key \(429\) after 3 attempts/],
-    [response(502), /failed with 502 after 3 attempts.*retry the deployment later/],
-    [{ kind: 'network', error: 'timed out' } as CallOutcome, /no answer from https:\/\/api.cloudcraft.co while registering the AWS account after 3 attempts \(timed out\)/],
+    [response(502), /failed with 502 after 3 attempts/],
+    [response(408), /failed with 408 after 3 attempts/],
+    [{ kind: 'network', error: 'timed out', cause: 'timeout' } as CallOutcome, /no answer from https:\/\/api.cloudcraft.co while registering the AWS account after 3 attempts \(timed out\)/],
+    [{ kind: 'network', error: 'invalid header', cause: 'local' } as CallOutcome, /could not be sent .*not a network problem/],
   ])('%j', (outcome, message) => {
     const reason = explainFailure(outcome, base);
     expect(reason).toMatch(message);

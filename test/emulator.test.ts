@@ -1,8 +1,10 @@
 /**
- * The emulator itself, checked against the documented API facts (../shared/reference/cloudcraft-api.md), so that
- * the handler tests that rely on it mean something: a duplicate on double POST, the rate limit, error bodies.
+ * The emulator itself, checked against the documented API facts (Cloudcraft's API reference and SDKs), so that the
+ * handler tests that rely on it mean something: a duplicate on double POST, the rate limit, error bodies, a POST
+ * that completes after the client gave up.
  */
-import { CLOUDCRAFT_AWS_ACCOUNT, CloudcraftEmulator } from './support/cloudcraft-emulator';
+import { CLOUDCRAFT_AWS_ACCOUNT, CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
+import { VirtualClock } from './support/virtual-clock';
 
 const KEY = 'k'.repeat(44);
 const EXT = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
@@ -65,23 +67,21 @@ test('rate limit: N requests per window, then 429 with Retry-After in seconds', 
 });
 
 test.each([false, true])('rate limit when rejected requests count too (%s): they keep the window full, Retry-After says when there is room', async (countRejected) => {
-  await emulator.stop();
-  // 5x faster: the 10 s window lasts 2 s.
-  emulator = await new CloudcraftEmulator({
-    users: [{ key: KEY, externalId: EXT }], timeScale: 0.2, rateLimit: { requests: 2, windowMs: 10_000, retryAfter: 'seconds', countRejected },
-  }).start();
-  const pause = (unscaledMs: number) => new Promise(resolve => setTimeout(resolve, unscaledMs * 0.2));
-  const statuses = [(await call('GET', '/aws/account')).status, (await call('GET', '/aws/account')).status];
-  await pause(6_000);
-  const rejected = [await call('GET', '/aws/account'), await call('GET', '/aws/account')];
+  // On virtual time, through the in-process transport: the 10 s window costs no real time.
+  const clock = new VirtualClock();
+  const limited = new CloudcraftEmulator({
+    users: [{ key: KEY, externalId: EXT }], clock, rateLimit: { requests: 2, windowMs: 10_000, retryAfter: 'seconds', countRejected },
+  });
+  const transport = limited.transport();
+  const get = () => transport({ method: 'GET', url: `${IN_PROCESS_URL}/aws/account`, headers: { Authorization: `Bearer ${KEY}` } }, new AbortController().signal);
+  const statuses = [(await get()).status, (await get()).status];
+  await clock.advance(6_000);
+  const rejected = [await get(), await get()];
   statuses.push(...rejected.map(r => r.status));
-  // The accepted requests leave the window at 10 s; the rejected ones (at 6 s) stay until 16 s. Retry-After is
-  // rounded up to whole seconds, and the calls themselves take a little time.
-  const retryAfter = Number(rejected[1].headers.get('retry-after'));
-  expect(retryAfter).toBeLessThanOrEqual(countRejected ? 10 : 4);
-  expect(retryAfter).toBeGreaterThanOrEqual(countRejected ? 9 : 3);
-  await pause(6_000);
-  statuses.push((await call('GET', '/aws/account')).status);
+  // The accepted requests leave the window at 10 s; the rejected ones (at 6 s) stay until 16 s.
+  expect(Number(rejected[1].headers['retry-after'])).toBe(countRejected ? 10 : 4);
+  await clock.advance(6_000);
+  statuses.push((await get()).status);
   expect(statuses).toEqual([200, 200, 429, 429, countRejected ? 429 : 200]);
 });
 
@@ -99,4 +99,20 @@ test('PUT keeps omitted team fields by default, and clears them when configured 
   const created = await call('POST', '/aws/account', { name: 'a', roleArn: ROLE, readAccess: ['team/x'] });
   await call('PUT', `/aws/account/${created.body.id}`, { name: 'b', roleArn: ROLE });
   expect(emulator.accounts.get(created.body.id)!.readAccess).toBeNull();
+});
+
+test('actionDelayMs: the request is held, then done even though the client gave up', async () => {
+  const clock = new VirtualClock();
+  const slow = new CloudcraftEmulator({ users: [{ key: KEY, externalId: EXT }], clock });
+  slow.addRole(ROLE, { externalId: EXT });
+  slow.inject({ method: 'POST', actionDelayMs: 35_000 });
+  const controller = new AbortController();
+  const post = slow.transport()({ method: 'POST', url: `${IN_PROCESS_URL}/aws/account`, headers: { Authorization: `Bearer ${KEY}` }, body: JSON.stringify({ name: 'a', roleArn: ROLE }) }, controller.signal);
+  const outcome = post.then(() => 'answered', (err: Error) => err.name);
+  await clock.advance(15_000);
+  controller.abort(); // the client's timeout
+  expect(await outcome).toBe('TransportError');
+  expect(slow.registrationsOf(ROLE)).toHaveLength(0);
+  await clock.advance(20_000);
+  expect(slow.registrationsOf(ROLE)).toHaveLength(1);
 });

@@ -1,8 +1,9 @@
 /**
- * Template-driven lifecycle: synthesize the example stack, take the handler's inline code out of the template,
- * run it as Lambda would (a fresh Node process loads index.js and calls index.handler), and drive
- * Create -> Update (rename, teams) -> Delete with events built from the template's own resource properties,
- * against the Cloudcraft emulator and local Secrets Manager.
+ * Template-driven lifecycle, the one end-to-end check on real time: synthesize the example stack, take the handler's
+ * inline code out of the template, run it as Lambda would (a fresh Node 24 process loads index.js and calls
+ * index.handler with the shipped dependencies: fetch, the AWS SDK, the system clock), and drive
+ * Create -> Update (rename, teams) -> Update (teams removed) -> Delete with events built from the template's own
+ * resource properties, against the Cloudcraft emulator over HTTP and local Secrets Manager.
  */
 import { spawn, spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
@@ -15,6 +16,7 @@ import { AWS_REFS, resolveCfn, TARGET_ACCOUNT } from './helpers';
 import { CLOUDCRAFT_AWS_ACCOUNT, CloudcraftEmulator } from './support/cloudcraft-emulator';
 import { API_KEY, EXTERNAL_ID } from './support/harness';
 import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
+import { fragmentsOf } from './support/virtual-harness';
 import { CloudcraftExampleStack } from '../examples/cloudcraft-example-stack';
 
 const STACK_ID = `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/CloudcraftExampleStack/abc`;
@@ -98,7 +100,7 @@ async function invoke(event: any): Promise<any> {
   return answers[0];
 }
 
-test('Create, Update (rename, teams), Delete with the inline code from the template', async () => {
+test('Create, Update (rename, teams; teams removed), Delete with the inline code from the template', async () => {
   const [functionId] = resourceOfType('AWS::Lambda::Function');
   const refs: Record<string, string> = {
     ...AWS_REFS,
@@ -135,6 +137,9 @@ test('Create, Update (rename, teams), Delete with the inline code from the templ
   expect(created.Status).toBe('SUCCESS');
   const id = created.PhysicalResourceId;
   expect(emulator.accounts.get(id)).toMatchObject({ name: 'production', roleArn, readAccess: null });
+  // The template gives the handler the external ID the role trusts, and leaves team access out of the POST.
+  expect(createEvent.ResourceProperties.ExternalId).toBe(EXTERNAL_ID);
+  expect(emulator.callsTo('POST')[0].body).toEqual({ name: 'production', roleArn });
 
   // 3. Update: rename and give teams, as a changed template would.
   const before = createEvent.ResourceProperties;
@@ -143,23 +148,30 @@ test('Create, Update (rename, teams), Delete with the inline code from the templ
   expect(updated).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
   expect(emulator.accounts.get(id)).toMatchObject({ name: 'production-eu', readAccess: ['team/team-a'], writeAccess: ['team/team-b'] });
 
-  // 4. Delete (cdk destroy).
-  const deleted = await invoke({ ...eventFor(registrationId, 'Delete', refs), ResourceProperties: after, PhysicalResourceId: id });
+  // 4. An Update that removes team access sends [] (the documented way to unshare).
+  const unshared = await invoke({ ...eventFor(registrationId, 'Update', refs), ResourceProperties: before, OldResourceProperties: after, PhysicalResourceId: id });
+  expect(unshared).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
+  expect(emulator.accounts.get(id)).toMatchObject({ name: 'production', readAccess: [], writeAccess: [] });
+
+  // 5. Delete (cdk destroy).
+  const deleted = await invoke({ ...eventFor(registrationId, 'Delete', refs), ResourceProperties: before, PhysicalResourceId: id });
   expect(deleted.Status).toBe('SUCCESS');
   expect(emulator.accounts.size).toBe(0);
   const paramsDeleted = await invoke({ ...eventFor(paramsId, 'Delete', refs), PhysicalResourceId: iam.PhysicalResourceId });
   expect(paramsDeleted.Status).toBe('SUCCESS');
 
-  // Calls per step in the happy path: iamParameters 1, Create 2 (list + POST), Update 1, Delete 1.
+  // Calls per step in the happy path: iamParameters 1, Create 3 (list, POST, list for a twin delivery), Update 1
+  // each, Delete 1.
   expect(emulator.calls.map(c => `${c.method} ${c.path.replace(/[0-9a-f-]{36}/, '{id}')}`)).toEqual([
-    'GET /aws/account/iamParameters', 'GET /aws/account', 'POST /aws/account', 'PUT /aws/account/{id}', 'DELETE /aws/account/{id}',
+    'GET /aws/account/iamParameters', 'GET /aws/account', 'POST /aws/account', 'GET /aws/account', 'PUT /aws/account/{id}',
+    'PUT /aws/account/{id}', 'DELETE /aws/account/{id}',
   ]);
 });
 
-test('the API key is nowhere in the template, the answers or the function\'s output', () => {
+test('the API key (or any 8-character fragment of it) is nowhere in the template, the answers or the function\'s output', () => {
   const everything = JSON.stringify({ template, answers: responses.puts, output });
   expect(output.join('').length).toBeGreaterThan(500); // the handler did log
-  expect(everything).not.toContain(API_KEY);
+  for (const fragment of fragmentsOf(API_KEY)) expect(everything).not.toContain(fragment);
 });
 
 test('the handler ran on the Node.js the test names (Lambda runs nodejs24.x)', () => {

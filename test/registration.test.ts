@@ -75,6 +75,7 @@ describe('CloudcraftIntegration', () => {
       WriteAccess: ['team-b'],
       RemovalPolicy: 'retain',
       RemoveAdopted: 'true',
+      ExternalId: EXTERNAL_ID, // the one the role trusts: a registration made with another is not adopted
     });
     // CloudFormation keeps the resource itself on delete only through the handler's RETAIN: its DeletionPolicy stays Delete.
     expect(t.toJSON().Resources[registration.logicalId].DeletionPolicy).toBe('Delete');

@@ -170,9 +170,9 @@ function measureModuleLoad(code: string) {
 
 /** Cloudcraft calls of the happy path, per event, against the emulator, with the handler code of the template. */
 async function measureCalls(code: string) {
-  configureEnvironment(1);
+  configureEnvironment();
   const handler = loadHandler(code);
-  const harness = await Harness.start(1);
+  const harness = await Harness.start();
   try {
     const count = async (event: any) => {
       const before = harness.emulator.calls.length;

@@ -57,7 +57,7 @@ export class CloudcraftIntegration extends Construct {
     }
 
     this.cloudcraftRole = new CloudcraftRole(this, 'Role', { ...props, externalId, cloudcraftAccountId });
-    this.registration = new CloudcraftRegistration(this, 'Registration', { ...props, role: this.cloudcraftRole.role });
+    this.registration = new CloudcraftRegistration(this, 'Registration', { ...props, role: this.cloudcraftRole.role, externalId });
 
     this.role = this.cloudcraftRole.role;
     this.roleArn = this.cloudcraftRole.roleArn;

@@ -32,14 +32,14 @@ export interface CloudcraftRegistrationSettings {
   /**
    * Cloudcraft teams that may read the account's diagrams (team IDs, from GET /team).
    *
-   * @default - Cloudcraft's default access (the field is sent as null)
+   * @default - Cloudcraft's default access (the field is left out; removing teams later sends an empty list)
    */
   readonly readAccessTeams?: string[];
 
   /**
    * Cloudcraft teams that may edit the account's settings in Cloudcraft (team IDs).
    *
-   * @default - Cloudcraft's default access (the field is sent as null)
+   * @default - Cloudcraft's default access (the field is left out; removing teams later sends an empty list)
    */
   readonly writeAccessTeams?: string[];
 
@@ -61,8 +61,8 @@ export interface CloudcraftRegistrationSettings {
 
   /**
    * Remove, on delete, a registration that existed before the stack and was adopted (found with the same role
-   * ARN at create time). By default such a registration is left as it was found when the stack is deleted or
-   * rolled back.
+   * ARN at create time). By default such a registration is given back its original name and team access when the
+   * stack is deleted or rolled back (the stack takes them over while it owns the registration).
    *
    * @default false
    */
@@ -98,6 +98,15 @@ export interface CloudcraftRegistrationProps extends CloudcraftRegistrationOptio
    * The role Cloudcraft assumes (created elsewhere, for example by `CloudcraftRole`).
    */
   readonly role: iam.IRole;
+
+  /**
+   * The external ID the role trusts (`CloudcraftRole.externalId`). A registration of the role that already exists
+   * in Cloudcraft with another external ID (another Cloudcraft user's) cannot work: with this given, the deployment
+   * fails with that reason instead of adopting it.
+   *
+   * @default - not checked
+   */
+  readonly externalId?: string;
 }
 
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
@@ -160,6 +169,7 @@ export class CloudcraftRegistration extends Construct {
       WriteAccess: props.writeAccessTeams,
       RemovalPolicy: removalPolicy === RemovalPolicy.RETAIN ? 'retain' : 'destroy',
       RemoveAdopted: String(props.removeAdoptedRegistration ?? false),
+      ExternalId: props.externalId,
     });
     if (naming?.needsAlias) CloudcraftHandler.of(this).allowReadingAccountAlias();
     // The role (with its policies) and the function's permissions exist before Cloudcraft is asked to verify it.

@@ -1,5 +1,6 @@
 /**
- * A local Cloudcraft API emulator, written from ../shared/reference/cloudcraft-api.md, served on 127.0.0.1.
+ * A local Cloudcraft API emulator, written from Cloudcraft's API reference and official SDKs (the facts are kept in
+ * the project's shared reference notes; no test reads them), served on 127.0.0.1 or in process.
  *
  * - AWS-account endpoints: GET/POST /aws/account, PUT/DELETE /aws/account/{id}, GET /aws/account/iamParameters,
  *   GET /user/me, GET /team; account objects with every documented field.
@@ -12,7 +13,7 @@
  * - No idempotency: a second POST of the same role makes a duplicate, as Cloudcraft is believed to.
  * - Faults injected per route: any status and body, a non-JSON body, a hang, a reset connection, or a fault
  *   after the action was done (the client cannot tell whether it happened).
- * - Time can be scaled (as the handler's CDK_CLOUDCRAFT_TIME_SCALE) so rate windows and Retry-After shrink.
+ * - Time comes from an injected clock (a VirtualClock in tests on virtual time), or the wall clock, optionally scaled.
  */
 import { randomUUID } from 'crypto';
 import * as http from 'http';
@@ -137,6 +138,8 @@ export class CloudcraftEmulator {
   private readonly clock: Clock;
   /** 429 answers given. */
   public rejected429 = 0;
+  /** The last createdAt given, so that registrations made in the same (virtual) millisecond still have an order. */
+  private lastCreatedAt = 0;
 
   constructor(private readonly options: EmulatorOptions = {}) {
     this.users = options.users ?? [];
@@ -414,7 +417,8 @@ export class CloudcraftEmulator {
     const region = typeof body.region === 'string' ? body.region : 'us-east-1';
     const failure = this.verify(user, body.roleArn, region);
     if (failure) return failure;
-    const at = new Date(this.now()).toISOString();
+    this.lastCreatedAt = Math.max(this.now(), this.lastCreatedAt + 1);
+    const at = new Date(this.lastCreatedAt).toISOString();
     const account: Account = {
       id: randomUUID(),
       name: body.name,

@@ -1,6 +1,8 @@
 /**
- * Runs the handler as Lambda would, against the local emulator and endpoints: builds CloudFormation events,
- * gives a context with a deadline, captures every log line, and collects the answer PUT to the ResponseURL.
+ * Runs handler code (a template's inline bundle) on real time and real sockets, as Lambda would, against the local
+ * emulator and endpoints: builds CloudFormation events, gives a context with a deadline, captures every log line,
+ * and collects the answer PUT to the ResponseURL. For `npm run bench` (wall-clock measurements); the jest suites
+ * drive the handler on virtual time (virtual-harness.ts) or in a real Node 24 process (lifecycle.test.ts).
  */
 import { randomUUID } from 'crypto';
 import { CloudcraftEmulator, EmulatorOptions } from './cloudcraft-emulator';
@@ -20,13 +22,12 @@ export interface Invocation {
   readonly answer: any;
   /** Log lines written during the invocation. */
   readonly logs: string[];
-  /** Unscaled milliseconds the invocation took. */
+  /** Milliseconds the invocation took. */
   readonly tookMs: number;
 }
 
-/** Sets the environment the handler reads; call before loading the handler module. */
-export function configureEnvironment(timeScale: number): void {
-  process.env.CDK_CLOUDCRAFT_TIME_SCALE = String(timeScale);
+/** Sets the environment the handler's AWS SDK reads; call before loading the handler module. */
+export function configureEnvironment(): void {
   process.env.AWS_ACCESS_KEY_ID = 'AKIDLOCALTEST';
   process.env.AWS_SECRET_ACCESS_KEY = 'local-test-secret';
   process.env.AWS_REGION = 'us-east-1';
@@ -34,10 +35,9 @@ export function configureEnvironment(timeScale: number): void {
 }
 
 export class Harness {
-  static async start(timeScale: number, options: EmulatorOptions = {}): Promise<Harness> {
+  static async start(options: EmulatorOptions = {}): Promise<Harness> {
     const emulator = await new CloudcraftEmulator({
       users: [{ key: API_KEY, id: 'user-owner', externalId: EXTERNAL_ID, role: 'owner', plan: 'pro' }],
-      timeScale,
       ...options,
     }).start();
     const secrets = await new LocalSecrets().start();
@@ -47,14 +47,13 @@ export class Harness {
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
     process.env.AWS_ENDPOINT_URL_SSM = secrets.url;
     process.env.AWS_ENDPOINT_URL_IAM = secrets.url;
-    return new Harness(timeScale, emulator, secrets, responses);
+    return new Harness(emulator, secrets, responses);
   }
 
   /** Every log line of every invocation, for leak checks. */
   public readonly allLogs: string[] = [];
 
   private constructor(
-    public readonly timeScale: number,
     public readonly emulator: CloudcraftEmulator,
     public readonly secrets: LocalSecrets,
     public readonly responses: LocalResponseUrl,
@@ -66,39 +65,17 @@ export class Harness {
 
   /** Registration properties as the construct writes them (all strings), with overrides. */
   registrationProps(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    return {
-      ServiceToken: 'arn:aws:lambda:us-east-1:111122223333:function:CloudcraftHandler',
-      SchemaVersion: '1',
-      ApiUrl: this.emulator.url,
-      ApiKeySource: 'secretsmanager',
-      ApiKeyId: SECRET_ARN,
-      AccountName: 'production',
-      RoleArn: ROLE_ARN,
-      RemovalPolicy: 'destroy',
-      RemoveAdopted: 'false',
-      ...overrides,
-    };
+    return registrationProps(this.emulator.url, overrides);
   }
 
   event(requestType: 'Create' | 'Update' | 'Delete', props: Record<string, unknown>, extra: Record<string, unknown> = {}): any {
-    const requestId = randomUUID();
-    return {
-      RequestType: requestType,
-      ServiceToken: props.ServiceToken,
-      ResponseURL: `${this.responses.url}/answer/${requestId}`,
-      StackId: STACK_ID,
-      RequestId: requestId,
-      LogicalResourceId: 'CloudcraftRegistration',
-      ResourceType: 'Custom::CloudcraftRegistration',
-      ResourceProperties: props,
-      ...extra,
-    };
+    return cfnEvent(requestType, props, this.responses.url, extra);
   }
 
-  /** Invokes the handler with a deadline `remainingMs` (unscaled) away. */
+  /** Invokes the handler with a deadline `remainingMs` away. */
   async invoke(handler: Handler, event: any, remainingMs = 300_000): Promise<Invocation> {
-    const deadline = Date.now() + remainingMs * this.timeScale;
-    const context = { getRemainingTimeInMillis: () => Math.max(0, (deadline - Date.now()) / this.timeScale) };
+    const deadline = Date.now() + remainingMs;
+    const context = { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
     const logs: string[] = [];
     const original = console.log;
     console.log = (...args: unknown[]) => {
@@ -113,6 +90,40 @@ export class Harness {
     this.allLogs.push(...logs);
     const path = new URL(event.ResponseURL).pathname;
     const answers = this.responses.answersTo(path);
-    return { answers, answer: answers[0], logs, tookMs: (Date.now() - started) / this.timeScale };
+    return { answers, answer: answers[0], logs, tookMs: Date.now() - started };
   }
+}
+
+/** Registration properties as the construct writes them (all strings), with overrides. */
+export function registrationProps(apiUrl: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ServiceToken: 'arn:aws:lambda:us-east-1:111122223333:function:CloudcraftHandler',
+    SchemaVersion: '1',
+    ApiUrl: apiUrl,
+    ApiKeySource: 'secretsmanager',
+    ApiKeyId: SECRET_ARN,
+    AccountName: 'production',
+    RoleArn: ROLE_ARN,
+    RemovalPolicy: 'destroy',
+    RemoveAdopted: 'false',
+    ExternalId: EXTERNAL_ID,
+    ...overrides,
+  };
+}
+
+/** A CloudFormation custom-resource event for the registration, answered at `<responseBase>/answer/<request ID>`. */
+export function cfnEvent(requestType: 'Create' | 'Update' | 'Delete', props: Record<string, unknown>, responseBase: string,
+  extra: Record<string, unknown> = {}): any {
+  const requestId = randomUUID();
+  return {
+    RequestType: requestType,
+    ServiceToken: props.ServiceToken,
+    ResponseURL: `${responseBase}/answer/${requestId}`,
+    StackId: STACK_ID,
+    RequestId: requestId,
+    LogicalResourceId: 'CloudcraftRegistration',
+    ResourceType: 'Custom::CloudcraftRegistration',
+    ResourceProperties: props,
+    ...extra,
+  };
 }

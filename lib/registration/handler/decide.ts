@@ -1,47 +1,97 @@
 /**
- * The decisions of the Cloudcraft handler, as pure functions: what to do for an event, whether and when to retry
- * a call, and what to tell CloudFormation when it fails. No I/O, no clock: time is passed in.
+ * Decisions of the Cloudcraft handler, as pure functions: physical IDs, account names, request bodies, and the
+ * plans for Create, Update, Delete and after a POST. No I/O, no clock: time is passed in. Retries, pacing and
+ * reasons are in ../../runtime (shared with the Organization registrar).
  */
-import { AccountNaming, ApiKeyRef, RegistrationProps } from './properties';
-
-/** A Cloudcraft AWS-account object (unknown fields are ignored). */
-export interface CloudcraftAccount {
-  readonly id: string;
-  readonly name?: string;
-  readonly roleArn?: string;
-  readonly externalId?: string;
-  readonly readAccess?: string[] | null;
-  readonly writeAccess?: string[] | null;
-  readonly createdAt?: string;
-}
+import { AccountNaming, RegistrationProps } from './properties';
+import { CloudcraftAccount } from '../../runtime/policy';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Physical IDs
+//
+// - `<id>`: the Cloudcraft account ID of a registration this resource made (its Delete removes it). IDs are opaque
+//   strings: Cloudcraft's own examples are not all UUIDs.
+// - `adopted:<id>` or `adopted:<id>:<original>`: a registration of the role that existed before the resource. The
+//   template is the source of truth, so Create takes over its name and team access (and says so); `<original>` is
+//   base64url JSON of its [name, readAccess, writeAccess] as found, kept only while the whole ID stays under
+//   MAX_PHYSICAL_ID_CHARS, so that Delete (or a rollback) restores them instead of removing a registration this
+//   stack did not make (RemoveAdopted=true removes it).
+// - `pending:<epoch ms>`: a Create that failed after a POST that may have registered the role (a timeout, a cut
+//   connection, the deadline): its rollback Delete lists and removes the registrations of the role created since.
+// - `cloudcraft-unregistered`: a Create that registered nothing; Delete makes no call.
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ADOPTED_PREFIX = 'adopted:';
-
+const ADOPTED = 'adopted:';
+const PENDING = 'pending:';
 /** Physical ID answered for a Create that registered nothing: a later Delete makes no call for it. */
 export const UNREGISTERED_PHYSICAL_ID = 'cloudcraft-unregistered';
 /** Physical ID of the iamParameters reader (it owns nothing in Cloudcraft). */
 export const IAM_PARAMETERS_PHYSICAL_ID = 'cloudcraft-iam-parameters';
+/** Longest physical ID that carries an adopted registration's original settings (CloudFormation allows 1 KB). */
+export const MAX_PHYSICAL_ID_CHARS = 1_000;
+
+/** What an adopted registration was before the stack took it over. */
+export interface Original {
+  readonly name: string;
+  readonly readAccess: string[] | null;
+  readonly writeAccess: string[] | null;
+}
 
 export interface Registration {
   readonly id: string;
-  /** It existed in Cloudcraft before this resource: it is not removed on delete unless the user opted in. */
+  /** It existed in Cloudcraft before this resource. */
   readonly adopted: boolean;
+  /** For an adopted one: its settings as found, to restore on delete (absent when they did not fit). */
+  readonly original?: Original;
 }
 
-/** The physical ID is the Cloudcraft account ID; `adopted:<id>` when the registration existed before the stack. */
+export type PhysicalRef =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'pending'; readonly since: number }
+  | ({ readonly kind: 'registration' } & Registration);
+
 export function physicalIdOf(registration: Registration): string {
-  return registration.adopted ? `${ADOPTED_PREFIX}${registration.id}` : registration.id;
+  if (!registration.adopted) return registration.id;
+  const plain = `${ADOPTED}${registration.id}`;
+  if (!registration.original) return plain;
+  const { name, readAccess, writeAccess } = registration.original;
+  const withOriginal = `${plain}:${Buffer.from(JSON.stringify([name, readAccess, writeAccess])).toString('base64url')}`;
+  return withOriginal.length < MAX_PHYSICAL_ID_CHARS ? withOriginal : plain;
 }
 
-export function parsePhysicalId(physicalId: string | undefined): Registration | undefined {
-  if (!physicalId) return undefined;
-  const adopted = physicalId.startsWith(ADOPTED_PREFIX);
-  const id = adopted ? physicalId.slice(ADOPTED_PREFIX.length) : physicalId;
-  return UUID.test(id) ? { id, adopted } : undefined;
+export function pendingPhysicalId(since: number): string {
+  return `${PENDING}${since}`;
+}
+
+function teamList(value: unknown): value is string[] | null {
+  return value === null || (Array.isArray(value) && value.every(v => typeof v === 'string'));
+}
+
+function decodeOriginal(text: string): Original | undefined {
+  if (!/^[\w-]+$/.test(text)) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 3 && typeof value[0] === 'string' && teamList(value[1]) && teamList(value[2])) {
+      return { name: value[0], readAccess: value[1], writeAccess: value[2] };
+    }
+  } catch {
+    // not an encoded original: part of the id
+  }
+  return undefined;
+}
+
+export function parsePhysicalId(physicalId: string | undefined): PhysicalRef {
+  if (!physicalId || physicalId === UNREGISTERED_PHYSICAL_ID || physicalId === IAM_PARAMETERS_PHYSICAL_ID) return { kind: 'none' };
+  if (physicalId.startsWith(PENDING)) {
+    const since = Number(physicalId.slice(PENDING.length));
+    return Number.isFinite(since) && since > 0 ? { kind: 'pending', since } : { kind: 'none' };
+  }
+  if (!physicalId.startsWith(ADOPTED)) return { kind: 'registration', id: physicalId, adopted: false };
+  const rest = physicalId.slice(ADOPTED.length);
+  const colon = rest.lastIndexOf(':');
+  const original = colon > 0 ? decodeOriginal(rest.slice(colon + 1)) : undefined;
+  const id = original ? rest.slice(0, colon) : rest;
+  if (!id) return { kind: 'none' };
+  return { kind: 'registration', id, adopted: true, ...(original ? { original } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -69,29 +119,42 @@ export function accountNameFor(naming: AccountNaming, accountId: string | undefi
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Plans
+// Bodies and comparisons
 
-/** The body sent to POST and PUT: always every field, so the outcome never depends on Cloudcraft's defaults for omitted ones. */
-export function desiredBody(props: RegistrationProps, forCreate: boolean): Record<string, unknown> {
-  return {
-    name: props.accountName,
-    roleArn: props.roleArn,
-    readAccess: props.readAccess,
-    writeAccess: props.writeAccess,
-    ...(forCreate && props.region ? { region: props.region } : {}),
-  };
+export interface Teams {
+  readonly readAccess?: string[] | null;
+  readonly writeAccess?: string[] | null;
 }
 
-/** The registrations of a role, oldest first (duplicates made by other tools are left alone). */
+const has = (teams: string[] | null | undefined): teams is string[] => !!teams && teams.length > 0;
+
+/** Team lists compared as sets; null (Cloudcraft's default) and [] both mean "not shared". */
+export function sameTeams(a: string[] | null | undefined, b: string[] | null | undefined): boolean {
+  return JSON.stringify([...a ?? []].sort()) === JSON.stringify([...b ?? []].sort());
+}
+
+/**
+ * The body of a POST or PUT. A team list that is not given is left out (the spec never documents null as a request
+ * value, and the Go SDK omits unset lists), except when `before` had teams: then it is sent as [] (the documented
+ * way to unshare), so removing team access from the template removes it in Cloudcraft.
+ */
+export function registrationBody(name: string, roleArn: string, teams: Teams, before: Teams = {}, region?: string): Record<string, unknown> {
+  const body: Record<string, unknown> = { name, roleArn };
+  for (const field of ['readAccess', 'writeAccess'] as const) {
+    if (teams[field] != null) body[field] = teams[field];
+    else if (has(before[field])) body[field] = [];
+  }
+  if (region) body.region = region;
+  return body;
+}
+
+/** The registrations of a role, oldest first (createdAt, then id). */
 export function registrationsOfRole(accounts: CloudcraftAccount[], roleArn: string): CloudcraftAccount[] {
-  return accounts
-    .filter(a => typeof a.roleArn === 'string' && a.roleArn === roleArn)
-    .sort((a, b) => String(a.createdAt ?? '').localeCompare(String(b.createdAt ?? '')) || a.id.localeCompare(b.id));
+  return accounts.filter(a => a.roleArn === roleArn).sort(oldestFirst);
 }
 
-function sameTeams(a: string[] | null | undefined, b: string[] | null | undefined): boolean {
-  const norm = (x: string[] | null | undefined) => (x == null ? null : JSON.stringify([...x].sort()));
-  return norm(a) === norm(b);
+function oldestFirst(a: CloudcraftAccount, b: CloudcraftAccount): number {
+  return String(a.createdAt ?? '').localeCompare(String(b.createdAt ?? '')) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /** Whether a Cloudcraft account already has the wanted name, role and team access. */
@@ -100,24 +163,94 @@ export function matchesDesired(account: CloudcraftAccount, props: RegistrationPr
     && sameTeams(account.readAccess, props.readAccess) && sameTeams(account.writeAccess, props.writeAccess);
 }
 
-function sameKey(a: ApiKeyRef, b: ApiKeyRef): boolean {
-  return a.source === b.source && a.id === b.id && (a.field ?? '') === (b.field ?? '');
+// ---------------------------------------------------------------------------------------------------------------
+// Create
+
+/** How long after a POST its registration is taken for a twin delivery's (the same Create delivered twice). */
+export const TWIN_WINDOW_MS = 60 * 60_000;
+/** How long to wait after a POST without an answer before listing: Cloudcraft may still be verifying the role. */
+export const SETTLE_MS = 30_000;
+/** After a 2xx that is not the account, Cloudcraft is done: a short wait before listing. */
+export const SETTLE_ANSWERED_MS = 5_000;
+/** POSTs per Create at most: each may register the role. */
+export const MAX_POSTS = 4;
+
+export type CreatePlan =
+  | { readonly action: 'post' }
+  /** A registration a twin delivery of this Create made: its own, plain physical ID. */
+  | { readonly action: 'own'; readonly account: CloudcraftAccount }
+  | { readonly action: 'adopt'; readonly account: CloudcraftAccount; readonly put: boolean }
+  | { readonly action: 'refuse'; readonly reason: string };
+
+/**
+ * Create, from the first list: a registration of the role made within TWIN_WINDOW_MS with exactly the wanted
+ * settings is a twin delivery's (own); any other is adopted (the oldest); none: POST. A registration made with
+ * another external ID than the one the role trusts (another Cloudcraft user's) can never work: refused.
+ */
+export function planCreate(accounts: CloudcraftAccount[], props: RegistrationProps, now: number): CreatePlan {
+  const found = registrationsOfRole(accounts, props.roleArn);
+  if (found.length === 0) return { action: 'post' };
+  const usable = found.filter(a => !props.externalId || !a.externalId || a.externalId === props.externalId);
+  if (usable.length === 0) {
+    const other = found[0];
+    return {
+      action: 'refuse',
+      reason: `Cloudcraft already has a registration of ${props.roleArn} (account ${other.id}, "${other.name ?? ''}") made with external ID ${other.externalId}, but the role trusts ${props.externalId}: Cloudcraft cannot assume the role with it, so it is not adopted. Remove that registration in Cloudcraft (or use the API key of the user it belongs to), then retry.`,
+    };
+  }
+  const twin = usable.find(a => matchesDesired(a, props) && now - Date.parse(a.createdAt ?? '') < TWIN_WINDOW_MS);
+  if (twin) return { action: 'own', account: twin };
+  return { action: 'adopt', account: usable[0], put: !matchesDesired(usable[0], props) };
 }
+
+export function originalOf(account: CloudcraftAccount): Original {
+  return { name: account.name ?? '', readAccess: account.readAccess ?? null, writeAccess: account.writeAccess ?? null };
+}
+
+/**
+ * After a POST: the registrations of the role that were not there at the first list are this Create's (or a twin
+ * delivery's). Keep the oldest, remove the others, so every delivery ends with the same one. `posted` is the
+ * account the POST answered, when it did (the list may not show it yet).
+ */
+export function afterPost(accounts: CloudcraftAccount[], known: ReadonlySet<string>, roleArn: string,
+  posted?: CloudcraftAccount): { keep: CloudcraftAccount; remove: CloudcraftAccount[] } | undefined {
+  const mine = registrationsOfRole(accounts, roleArn).filter(a => !known.has(a.id));
+  if (posted && !mine.some(a => a.id === posted.id)) mine.push(posted);
+  if (mine.length === 0) return undefined;
+  mine.sort(oldestFirst);
+  return { keep: mine[0], remove: mine.slice(1) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Update
 
 export type UpdatePlan =
   | { readonly action: 'none'; readonly registration: Registration; readonly why: string }
   | { readonly action: 'put'; readonly registration: Registration }
+  /** Another API host: look for the registration there first (the same installation under another name). */
+  | { readonly action: 'relocate'; readonly registration: Registration; readonly why: string }
   | { readonly action: 'create'; readonly why: string };
 
+function sameNaming(a: RegistrationProps, b: RegistrationProps): boolean {
+  // Compares what the template says (a fixed name, or a pattern and names), never a name resolved from the alias:
+  // the old properties are never resolved, so an Update needs no iam:ListAccountAliases for them.
+  return a.accountName === b.accountName && JSON.stringify(a.naming?.names ?? {}) === JSON.stringify(b.naming?.names ?? {});
+}
+
+/**
+ * Update. The physical ID is kept whenever the registration can be kept (a respelled apiUrl is the same URL once
+ * normalised by parseProps, and an UPDATE_ROLLBACK is an Update like any other); a new one only when the
+ * registration is gone or cannot be found at a new API host.
+ */
 export function planUpdate(physicalId: string, oldProps: RegistrationProps | undefined, props: RegistrationProps): UpdatePlan {
-  const registration = parsePhysicalId(physicalId);
-  if (!registration) return { action: 'create', why: 'the resource was never registered' };
+  const ref = parsePhysicalId(physicalId);
+  if (ref.kind !== 'registration') return { action: 'create', why: 'the resource was never registered' };
+  const registration: Registration = { id: ref.id, adopted: ref.adopted, ...(ref.original ? { original: ref.original } : {}) };
   if (oldProps && oldProps.apiUrl !== props.apiUrl) {
-    // Another Cloudcraft API (another installation): the registration cannot move, so a new one is made and
-    // CloudFormation deletes the old one with the old properties.
-    return { action: 'create', why: `the API URL changed from ${oldProps.apiUrl} to ${props.apiUrl}` };
+    return { action: 'relocate', registration, why: `the API URL changed from ${oldProps.apiUrl} to ${props.apiUrl}` };
   }
-  if (oldProps && sameKey(oldProps.apiKey, props.apiKey) && oldProps.accountName === props.accountName
+  if (oldProps && oldProps.apiKey.source === props.apiKey.source && oldProps.apiKey.id === props.apiKey.id
+    && (oldProps.apiKey.field ?? '') === (props.apiKey.field ?? '') && sameNaming(oldProps, props)
     && oldProps.roleArn === props.roleArn && sameTeams(oldProps.readAccess, props.readAccess)
     && sameTeams(oldProps.writeAccess, props.writeAccess)) {
     return { action: 'none', registration, why: 'nothing Cloudcraft stores changed' };
@@ -125,169 +258,34 @@ export function planUpdate(physicalId: string, oldProps: RegistrationProps | und
   return { action: 'put', registration };
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Delete
+
+/** Clock skew allowed between this function and Cloudcraft when removing what a failed Create may have made. */
+export const PENDING_SKEW_MS = 60_000;
+
 export type DeletePlan =
   | { readonly action: 'skip'; readonly why: string }
-  | { readonly action: 'delete'; readonly registration: Registration };
+  | { readonly action: 'delete'; readonly id: string }
+  | { readonly action: 'restore'; readonly id: string; readonly original: Original }
+  | { readonly action: 'cleanup'; readonly since: number };
 
-export function planDelete(physicalId: string, props: RegistrationProps | undefined): DeletePlan {
-  const registration = parsePhysicalId(physicalId);
-  if (!registration) return { action: 'skip', why: 'nothing was registered (the create failed or never ran)' };
-  if (!props) return { action: 'delete', registration };
+/**
+ * Delete. Never fails for a resource that owns nothing: without readable properties (a deploy-time value that is
+ * blank or not a URL) nothing can be called, so it succeeds and says so.
+ */
+export function planDelete(physicalId: string | undefined, props: RegistrationProps | undefined, propsError?: string): DeletePlan {
+  const ref = parsePhysicalId(physicalId);
+  if (ref.kind === 'none') return { action: 'skip', why: 'nothing was registered (the create failed or never ran)' };
+  if (!props) return { action: 'skip', why: `the properties cannot be read (${propsError ?? 'unknown shape'}), so Cloudcraft cannot be called; anything registered under ${physicalId} is left in Cloudcraft` };
   if (props.removalPolicy === 'retain') return { action: 'skip', why: 'removalPolicy is RETAIN' };
-  if (registration.adopted && !props.removeAdopted) {
-    return { action: 'skip', why: 'the registration existed before the stack (adopted); set removeAdoptedRegistration to remove it too' };
-  }
-  return { action: 'delete', registration };
+  if (ref.kind === 'pending') return { action: 'cleanup', since: ref.since - PENDING_SKEW_MS };
+  if (!ref.adopted || props.removeAdopted) return { action: 'delete', id: ref.id };
+  if (!ref.original) return { action: 'skip', why: 'the registration existed before the stack (adopted), and its original settings are not known; set removeAdoptedRegistration to remove it too' };
+  return { action: 'restore', id: ref.id, original: ref.original };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Calls, retries and deadlines
-
-export type Operation = 'list' | 'register' | 'update' | 'delete' | 'iamParameters';
-
-export type CallOutcome =
-  | { readonly kind: 'response'; readonly status: number; readonly retryAfter?: string | null; readonly body: unknown; readonly text: string }
-  | { readonly kind: 'network'; readonly error: string };
-
-export interface RetryContext {
-  readonly operation: Operation;
-  /** 1 for the first attempt. */
-  readonly attempt: number;
-  /** Milliseconds since the first attempt of this call. */
-  readonly elapsedMs: number;
-  /** Milliseconds left before the handler must stop working and answer. */
-  readonly remainingMs: number;
-  /** A number in [0, 1) for jitter. */
-  readonly random: number;
-}
-
-export const BACKOFF_BASE_MS = 1_000;
-export const BACKOFF_CAP_MS = 20_000;
-/** Without Retry-After, wait as if the stricter published limit (20 requests a minute) held. */
-export const RATE_LIMIT_DEFAULT_WAIT_MS = 60_000;
-/** How long a 400 from role verification is retried: IAM needs seconds to make a new role assumable. */
-export const VERIFICATION_WINDOW_MS = 90_000;
-/** Least time a call needs; a retry that leaves less before the deadline is not started. */
-export const MIN_CALL_MS = 2_000;
-
-export type RetryDecision =
-  | { readonly retry: true; readonly delayMs: number; readonly why: string }
-  | { readonly retry: false };
-
-/** Parses Retry-After (seconds or an HTTP date) into milliseconds; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
-  if (value == null || value.trim() === '') return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}
-
-function backoff(attempt: number, random: number): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + (ceiling / 2) * random); // "equal jitter": never zero, never above the cap
-}
-
-/** Whether a 400 is Cloudcraft failing to assume the role (possibly IAM propagation), rather than a bad request. */
-export function isVerificationFailure(outcome: CallOutcome): boolean {
-  if (outcome.kind !== 'response' || outcome.status !== 400) return false;
-  const text = `${errorMessage(outcome.body) ?? ''} ${outcome.text}`.toLowerCase();
-  if (/verif|assume|unable to access|access ?denied|not authori[sz]ed|external ?id/.test(text)) return true;
-  if (/invalid|malformed|format/.test(text)) return false;
-  // An error without a readable message may be either: treat it as verification, within the window.
-  return errorMessage(outcome.body) === undefined;
-}
-
-export function retryDecision(outcome: CallOutcome, ctx: RetryContext, nowMs: number): RetryDecision {
-  let delayMs: number;
-  let why: string;
-  if (outcome.kind === 'network') {
-    delayMs = backoff(ctx.attempt, ctx.random);
-    why = `network error (${outcome.error})`;
-  } else if (outcome.status === 429) {
-    delayMs = parseRetryAfter(outcome.retryAfter, nowMs) ?? RATE_LIMIT_DEFAULT_WAIT_MS;
-    // Spread clients that were limited together, so they do not come back in the same instant.
-    delayMs += Math.round(ctx.random * 1000);
-    why = 'rate limited (429)';
-  } else if (outcome.status >= 500) {
-    delayMs = backoff(ctx.attempt, ctx.random);
-    why = `server error (${outcome.status})`;
-  } else if (outcome.status >= 200 && outcome.status < 300 && outcome.body === undefined && outcome.text.trim() !== '') {
-    delayMs = backoff(ctx.attempt, ctx.random);
-    why = `answer ${outcome.status} was not JSON`;
-  } else if ((ctx.operation === 'register' || ctx.operation === 'update') && isVerificationFailure(outcome)
-    && ctx.elapsedMs < VERIFICATION_WINDOW_MS) {
-    delayMs = Math.max(backoff(ctx.attempt, ctx.random), 3_000);
-    why = 'Cloudcraft could not assume the role yet (IAM propagation)';
-  } else {
-    return { retry: false };
-  }
-  if (delayMs + MIN_CALL_MS > ctx.remainingMs) return { retry: false };
-  return { retry: true, delayMs, why };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reasons for CloudFormation
-
-export function errorMessage(body: unknown): string | undefined {
-  if (body && typeof body === 'object') {
-    const b = body as Record<string, unknown>;
-    for (const key of ['error', 'message', 'reason']) {
-      if (typeof b[key] === 'string' && b[key] !== '') return b[key] as string;
-    }
-  }
-  return undefined;
-}
-
-export interface ExplainContext {
-  readonly operation: Operation;
-  readonly apiUrl: string;
-  /** Where the key was read from (never the key). */
-  readonly keySource: string;
-  readonly roleArn?: string;
-  readonly region?: string;
-  readonly attempts: number;
-}
-
-const OPERATION_TEXT: Record<Operation, string> = {
-  list: 'listing AWS accounts',
-  register: 'registering the AWS account',
-  update: 'updating the AWS account',
-  delete: 'removing the AWS account',
-  iamParameters: 'reading the IAM parameters (external ID)',
-};
-
-/** A short reason for CloudFormation's event log that says what failed and what to do. */
-export function explainFailure(outcome: CallOutcome, ctx: ExplainContext): string {
-  const doing = OPERATION_TEXT[ctx.operation];
-  const tries = ctx.attempts > 1 ? ` after ${ctx.attempts} attempts` : '';
-  if (outcome.kind === 'network') {
-    return `Cloudcraft: no answer from ${ctx.apiUrl} while ${doing}${tries} (${outcome.error}). Check the apiUrl, and that the function can reach it (internet access, proxy, VPC); then retry.`;
-  }
-  const detail = errorMessage(outcome.body);
-  const said = detail ? `: "${truncate(detail, 160)}"` : '';
-  switch (true) {
-    case outcome.status === 401:
-      return `Cloudcraft rejected the API key (401) read from ${ctx.keySource} while ${doing}. Store a current Cloudcraft API key there (Cloudcraft: User > API keys).`;
-    case outcome.status === 403:
-      return `Cloudcraft refused ${doing} (403${said}). The API key must belong to an Owner or Administrator of the Cloudcraft team, be a read-write key, and the team must have an active Pro (or higher) subscription.`;
-    case outcome.status === 400 && (ctx.operation === 'register' || ctx.operation === 'update') && isVerificationFailure(outcome):
-      return `Cloudcraft could not verify the role ${ctx.roleArn ?? ''} (400${said})${tries}, assuming it from ${ctx.region ?? 'us-east-1'}. The role's external ID must be the one of the Cloudcraft user who owns the API key (GET /aws/account/iamParameters), it must trust Cloudcraft's AWS account, and no SCP may deny that region: set verificationRegion to an allowed region.`;
-    case outcome.status === 400:
-      return `Cloudcraft rejected the request while ${doing} (400${said}). Check the account name, role ARN and team IDs.`;
-    case outcome.status === 404:
-      return `Cloudcraft found nothing to act on while ${doing} (404${said}).`;
-    case outcome.status === 429:
-      return `Cloudcraft kept rate-limiting the API key (429)${tries} until the function's deadline while ${doing}. Deploy fewer accounts at once (StackSet MaxConcurrentCount) or retry later.`;
-    case outcome.status >= 500:
-      return `Cloudcraft failed with ${outcome.status}${said}${tries} while ${doing}. This is on Cloudcraft's side: retry the deployment later.`;
-    case outcome.status >= 200 && outcome.status < 300:
-      return `Cloudcraft answered ${outcome.status} with a body that is not the expected JSON${tries} while ${doing}.`;
-    default:
-      return `Cloudcraft answered ${outcome.status}${said} while ${doing}.`;
-  }
-}
-
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+/** What a failed Create may have registered: the registrations of the role created since it first POSTed. */
+export function leftoversOf(accounts: CloudcraftAccount[], roleArn: string, since: number): CloudcraftAccount[] {
+  return registrationsOfRole(accounts, roleArn).filter(a => Date.parse(a.createdAt ?? '') >= since);
 }

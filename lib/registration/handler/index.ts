@@ -3,377 +3,342 @@
  * Node.js 24, async, no dependencies but Node and the AWS SDK v3 of the Lambda runtime. Bundled and minified at
  * build time and inlined in the template (the bundle:handler task of .projenrc.ts; handler-function.ts inlines it).
  *
- * It answers CloudFormation itself, always before the function's deadline. Decisions are in decide.ts (pure);
- * this file sequences the I/O.
+ * It answers CloudFormation itself, always before the function's deadline. Time and I/O are injected
+ * (`createHandler`), so tests run it on virtual time; plans are in decide.ts (pure); requests, retries, pacing,
+ * reasons and redaction are in ../../runtime (shared with the Organization registrar). This file sequences the
+ * I/O: one function per event type.
  */
-import { AccountAliasError, readAccountAlias } from './account-alias';
-import { ApiKeyError, describeKeySource, readApiKey } from './api-key';
+import { sdkAliasReader } from './account-alias';
 import {
-  accountIdOfRole, accountNameFor, needsAlias,
-  CallOutcome, CloudcraftAccount, desiredBody, explainFailure, IAM_PARAMETERS_PHYSICAL_ID, matchesDesired, MIN_CALL_MS,
-  Operation, physicalIdOf, planDelete, planUpdate, Registration, registrationsOfRole, retryDecision, truncate,
-  UNREGISTERED_PHYSICAL_ID,
+  accountIdOfRole, accountNameFor, afterPost, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_POSTS,
+  needsAlias, originalOf, pendingPhysicalId, physicalIdOf, planCreate, planDelete, planUpdate,
+  Registration, registrationBody, sameTeams, SETTLE_MS, UNREGISTERED_PHYSICAL_ID,
 } from './decide';
-import { callApi, putResponse } from './http';
-import { CloudcraftProps, parseProps, PropertyError, RegistrationProps } from './properties';
+import { CloudcraftProps, IAM_PARAMETERS_TYPE, parseProps, PropertyError, RegistrationProps } from './properties';
+import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
+import { Clock, systemClock } from '../../runtime/clock';
+import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
+import { fetchTransport, Transport } from '../../runtime/http';
+import { makeLog } from '../../runtime/log';
+import { Pacer } from '../../runtime/pacer';
+import { CloudcraftAccount } from '../../runtime/policy';
+import { Redactor } from '../../runtime/redact';
+import { ANSWER_BUDGET_MS, answer, answerBody, CfnEvent, CfnResult } from '../../runtime/respond';
 
-export interface CloudFormationEvent {
-  readonly RequestType: 'Create' | 'Update' | 'Delete';
-  readonly ResponseURL: string;
-  readonly StackId: string;
-  readonly RequestId: string;
-  readonly ResourceType: string;
-  readonly LogicalResourceId: string;
-  readonly PhysicalResourceId?: string;
-  readonly ResourceProperties: Record<string, unknown>;
-  readonly OldResourceProperties?: Record<string, unknown>;
+export interface HandlerDeps {
+  readonly clock: Clock;
+  /** Every HTTP call: Cloudcraft, and the answer PUT to CloudFormation's ResponseURL. */
+  readonly transport: Transport;
+  readonly readSecret: SecretReader;
+  /** The account's IAM alias (iam:ListAccountAliases), for names built from `{alias}`. */
+  readonly readAlias: (signal?: AbortSignal) => Promise<string | undefined>;
+  /** Where log lines go (already redacted). */
+  readonly sink: (line: string) => void;
+  readonly random: () => number;
 }
 
 export interface LambdaContext {
   getRemainingTimeInMillis(): number;
 }
 
-interface Result {
-  readonly status: 'SUCCESS' | 'FAILED';
-  readonly physicalId: string;
-  readonly reason?: string;
-  readonly data?: Record<string, string>;
-}
-
-/** Time kept back from the function's deadline to answer CloudFormation (with retries). */
-const RESPONSE_RESERVE_MS = 8_000;
-/** Longest single Cloudcraft call. */
-const CALL_TIMEOUT_MS = 15_000;
-const RESPONSE_ATTEMPTS = 3;
-/** Timeout of one answer PUT. */
-const RESPONSE_TIMEOUT_MS = 5_000;
-const MAX_REASON_CHARS = 1_000;
-
 /**
- * Time scale for tests and simulations only (CDK_CLOUDCRAFT_TIME_SCALE, unset in Lambda): every wait, timeout and
- * deadline runs that many times faster, while the decisions keep working in real-world milliseconds.
+ * Time kept back from the function's deadline to answer CloudFormation: every answer attempt timing out, the pauses
+ * between them, and a margin. So the answer is sent even when the ResponseURL hangs twice.
  */
-const SCALE = (() => {
-  const value = Number(process.env.CDK_CLOUDCRAFT_TIME_SCALE ?? '1');
-  return value > 0 && value <= 1 ? value : 1;
-})();
-/** Now, in unscaled milliseconds. */
-const now = () => Date.now() / SCALE;
-const timer = (fn: () => void, ms: number) => setTimeout(fn, Math.max(0, ms * SCALE));
+export const RESERVE_MS = ANSWER_BUDGET_MS + 1_500;
 
-class StopError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-  }
-}
-
-type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-
-function makeLog(event: CloudFormationEvent): Log {
-  const base = { requestType: event.RequestType, resourceType: event.ResourceType, logicalId: event.LogicalResourceId, requestId: event.RequestId };
-  return (level, msg, fields = {}) => {
-    console.log(JSON.stringify({ level, msg, ...base, ...fields }));
-  };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new StopError('deadline'));
-    const handle = timer(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(handle);
-      reject(new StopError('deadline'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Calls Cloudcraft with retries, bounded by the deadline. */
-class Cloudcraft {
-  public calls = 0;
-  /** Why the last failed attempt failed, for an answer given at the deadline. */
-  public lastProblem?: string;
+/** One invocation: what it knows, shared with the answer given at the deadline. */
+class Run {
+  client?: CloudcraftClient;
+  /** When a Create first POSTed, while a registration may exist that it has not confirmed. */
+  postedSince?: number;
+  private alias?: Promise<string | undefined>;
 
   constructor(
-    private readonly props: CloudcraftProps,
-    private readonly apiKey: string,
+    private readonly deps: HandlerDeps,
+    private readonly event: CfnEvent,
+    private readonly log: Log,
+    private readonly redactor: Redactor,
     private readonly deadlineAt: number,
     private readonly signal: AbortSignal,
-    private readonly log: Log,
   ) {}
 
-  /**
-   * One logical call. Returns the outcome when it succeeds (2xx with JSON, or a status in `accept`); otherwise
-   * retries while the policy allows, then stops the handler with a reason for CloudFormation.
-   * `beforeRetry` may settle the call another way (it returns a value to stop retrying).
-   */
-  async request<T = unknown>(operation: Operation, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: {
-    body?: unknown;
-    accept?: number[];
-    beforeRetry?: (outcome: CallOutcome) => Promise<T | undefined>;
-  } = {}): Promise<{ outcome: CallOutcome; settled?: T }> {
-    const started = now();
-    for (let attempt = 1; ; attempt++) {
-      const remaining = this.deadlineAt - now();
-      if (remaining < MIN_CALL_MS) throw new StopError(`Cloudcraft: stopped at the function's deadline before ${operation}.`);
-      this.calls++;
-      const outcome = await callApi({
-        method,
-        url: `${this.props.apiUrl}${path}`,
-        apiKey: this.apiKey,
-        body: options.body,
-        timeoutMs: Math.min(CALL_TIMEOUT_MS, remaining - 1_000) * SCALE,
-        signal: this.signal,
-      });
-      const status = outcome.kind === 'response' ? outcome.status : undefined;
-      const ok = outcome.kind === 'response' && ((outcome.status >= 200 && outcome.status < 300 && outcome.body !== undefined)
-        || (options.accept ?? []).includes(outcome.status));
-      this.log(ok ? 'info' : 'warn', 'cloudcraft call', { operation, method, path, attempt, status, error: outcome.kind === 'network' ? outcome.error : undefined });
-      if (ok) return { outcome };
-      if (this.signal.aborted) throw new StopError('deadline');
-      const decision = retryDecision(outcome, {
-        operation, attempt, elapsedMs: now() - started, remainingMs: this.deadlineAt - now(), random: Math.random(),
-      }, Date.now());
-      this.lastProblem = explainFailure(outcome, {
-        operation,
-        apiUrl: this.props.apiUrl,
-        keySource: describeKeySource(this.props.apiKey),
-        attempts: attempt,
-        roleArn: this.props.kind === 'registration' ? this.props.roleArn : undefined,
-        region: this.props.kind === 'registration' ? this.props.region : undefined,
-      });
-      if (!decision.retry) throw new StopError(this.lastProblem);
-      this.log('info', 'retrying', { operation, why: decision.why, delayMs: decision.delayMs });
-      await sleep(decision.delayMs, this.signal);
-      if (options.beforeRetry) {
-        const settled = await options.beforeRetry(outcome);
-        if (settled !== undefined) return { outcome, settled };
-      }
+  /** The physical ID of a failed answer: a failed Create that may have registered says since when (pending:<ms>). */
+  failurePhysicalId(): string {
+    if (this.event.RequestType !== 'Create') return this.event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID;
+    return this.postedSince !== undefined ? pendingPhysicalId(this.postedSince) : UNREGISTERED_PHYSICAL_ID;
+  }
+
+  failure(err: unknown): CfnResult {
+    let reason: string;
+    if (err instanceof CloudcraftError) {
+      reason = err.reason;
+    } else if (err instanceof PropertyError) {
+      reason = `cdk-cloudcraft: ${err.message}.`;
+    } else {
+      this.log('error', 'unexpected error', { error: String((err as Error)?.stack ?? err) });
+      reason = `cdk-cloudcraft: unexpected error: ${(err as Error)?.message ?? String(err)}`;
     }
+    const pending = this.postedSince !== undefined && this.event.RequestType === 'Create'
+      ? ' A POST may have registered the role: the rollback removes what this Create registered.' : '';
+    return { status: 'FAILED', physicalId: this.failurePhysicalId(), reason: `${reason}${pending}` };
   }
 
-  async listAccounts(): Promise<CloudcraftAccount[]> {
-    const { outcome } = await this.request('list', 'GET', '/aws/account');
-    const body = outcome.kind === 'response' ? outcome.body as { accounts?: unknown } : undefined;
-    if (!body || !Array.isArray(body.accounts)) throw new StopError('Cloudcraft: the account list has an unexpected shape (no "accounts" array).');
-    return body.accounts.filter((a): a is CloudcraftAccount => !!a && typeof (a as CloudcraftAccount).id === 'string');
+  atDeadline(): CfnResult {
+    const problem = this.client?.lastProblem;
+    return this.failure(new CloudcraftError(problem ? `Stopped at the function's deadline. ${problem}`
+      : 'Cloudcraft: the work did not finish before the function\'s deadline. Retry the deployment.'));
   }
-}
 
-async function createRegistration(cc: Cloudcraft, props: RegistrationProps, log: Log): Promise<Registration> {
-  const existing = registrationsOfRole(await cc.listAccounts(), props.roleArn);
-  if (existing.length > 0) {
-    const account = existing[0];
-    log('info', 'adopting an existing registration of the role', { cloudcraftAccountId: account.id, duplicates: existing.length - 1 });
-    if (!matchesDesired(account, props)) {
-      await cc.request('update', 'PUT', `/aws/account/${encodeURIComponent(account.id)}`, { body: desiredBody(props, false) });
+  async handle(): Promise<CfnResult> {
+    const { event } = this;
+    let props: CloudcraftProps;
+    try {
+      props = parseProps(event.ResourceType, event.ResourceProperties);
+    } catch (err) {
+      // A Delete whose properties no longer parse owns nothing this function can reach: it succeeds (onDelete).
+      if (!(err instanceof PropertyError) || event.RequestType !== 'Delete') throw err;
+      return this.onDelete(undefined, err.message);
     }
-    return { id: account.id, adopted: true };
-  }
-  const { outcome, settled } = await cc.request<CloudcraftAccount>('register', 'POST', '/aws/account', {
-    body: desiredBody(props, true),
-    // A POST that timed out, was cut, or failed with 5xx may still have registered the role: look before posting
-    // again, since Cloudcraft has no idempotency key and a second POST would make a duplicate.
-    beforeRetry: async (failed) => {
-      const ambiguous = failed.kind === 'network' || failed.status >= 500;
-      return ambiguous ? registrationsOfRole(await cc.listAccounts(), props.roleArn)[0] : undefined;
-    },
-  });
-  const account = settled ?? (outcome.kind === 'response' ? outcome.body as CloudcraftAccount : undefined);
-  if (!account || typeof account.id !== 'string') throw new StopError('Cloudcraft: the registration answer has no account id.');
-  return { id: account.id, adopted: false };
-}
-
-function registrationResult(registration: Registration, props: RegistrationProps): Result {
-  return {
-    status: 'SUCCESS',
-    physicalId: physicalIdOf(registration),
-    data: { CloudcraftAccountId: registration.id, RoleArn: props.roleArn, Adopted: String(registration.adopted) },
-  };
-}
-
-type Connect = () => Promise<Cloudcraft>;
-
-/** Fills in the account name of props named by pattern (reading the alias once per invocation if needed). */
-async function withName(props: RegistrationProps, alias: () => Promise<string | undefined>): Promise<RegistrationProps> {
-  if (!props.naming) return props;
-  const accountId = accountIdOfRole(props.roleArn);
-  const value = needsAlias(props.naming, accountId) ? await alias() : undefined;
-  return { ...props, accountName: accountNameFor(props.naming, accountId, value) };
-}
-
-async function handleRegistration(
-  event: CloudFormationEvent, rawProps: RegistrationProps, connect: Connect, log: Log, signal: AbortSignal,
-): Promise<Result> {
-  const physicalId = event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID;
-  let aliasRead: Promise<string | undefined> | undefined;
-  const alias = () => (aliasRead ??= readAccountAlias(signal));
-  // Delete needs no name: no alias is read for it.
-  const props = event.RequestType === 'Delete' ? rawProps : await withName(rawProps, alias);
-  if (event.RequestType === 'Delete') {
-    const plan = planDelete(physicalId, props);
-    if (plan.action === 'skip') {
-      log('info', 'delete: no Cloudcraft call', { why: plan.why, physicalId });
-      return { status: 'SUCCESS', physicalId };
+    if (event.RequestType === 'Delete') return this.onDelete(props.kind === 'registration' ? props : undefined);
+    if (props.kind === 'iam-parameters') {
+      const parameters = await (await this.connect(props)).iamParameters();
+      return { status: 'SUCCESS', physicalId: IAM_PARAMETERS_PHYSICAL_ID, data: { ExternalId: parameters.externalId, AccountId: parameters.accountId } };
     }
-    const cc = await connect();
-    const { outcome } = await cc.request('delete', 'DELETE', `/aws/account/${encodeURIComponent(plan.registration.id)}`, { accept: [404] });
-    if (outcome.kind === 'response' && outcome.status === 404) log('info', 'delete: the registration was already gone');
-    return { status: 'SUCCESS', physicalId };
+    return event.RequestType === 'Create' ? this.onCreate(props) : this.onUpdate(props);
   }
-  if (event.RequestType === 'Update') {
+
+  private async onCreate(props: RegistrationProps): Promise<CfnResult> {
+    return this.register(props, true);
+  }
+
+  private async onUpdate(props: RegistrationProps): Promise<CfnResult> {
+    const physicalId = this.event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID;
     let oldProps: RegistrationProps | undefined;
     try {
-      const parsed = parseProps(event.ResourceType, event.OldResourceProperties);
-      oldProps = parsed.kind === 'registration' ? await withName(parsed, alias) : undefined;
-    } catch (err) {
-      if (err instanceof AccountAliasError) throw err;
+      // Never named: an Update must not need iam:ListAccountAliases for the properties it replaces.
+      const parsed = parseProps(this.event.ResourceType, this.event.OldResourceProperties);
+      oldProps = parsed.kind === 'registration' ? parsed : undefined;
+    } catch {
       oldProps = undefined; // an older shape we cannot read: treat every field as changed
     }
     const plan = planUpdate(physicalId, oldProps, props);
     if (plan.action === 'none') {
-      log('info', 'update: no Cloudcraft call', { why: plan.why });
-      return registrationResult(plan.registration, props);
+      this.log('info', 'update: no Cloudcraft call', { why: plan.why });
+      return this.kept(physicalId, plan.registration, props);
     }
-    const cc = await connect();
-    if (plan.action === 'put') {
-      const { outcome } = await cc.request('update', 'PUT', `/aws/account/${encodeURIComponent(plan.registration.id)}`, {
-        body: desiredBody(props, false), accept: [404],
-      });
-      if (outcome.kind === 'response' && outcome.status !== 404) return registrationResult(plan.registration, props);
-      log('warn', 'update: the registration is gone from Cloudcraft; registering again (new physical ID)');
-    } else {
-      log('info', 'update: registering anew (new physical ID)', { why: plan.why });
+    if (plan.action === 'create') {
+      this.log('info', 'update: registering anew (new physical ID)', { why: plan.why });
+      return this.register(props, false);
     }
-    return registrationResult(await createRegistration(cc, props, log), props);
-  }
-  const cc = await connect();
-  return registrationResult(await createRegistration(cc, props, log), props);
-}
-
-async function handleIamParameters(event: CloudFormationEvent, connect: Connect): Promise<Result> {
-  const physicalId = IAM_PARAMETERS_PHYSICAL_ID;
-  if (event.RequestType === 'Delete') return { status: 'SUCCESS', physicalId: event.PhysicalResourceId ?? physicalId };
-  const cc = await connect();
-  const { outcome } = await cc.request('iamParameters', 'GET', '/aws/account/iamParameters');
-  const body = (outcome.kind === 'response' ? outcome.body : undefined) as { accountId?: unknown; externalId?: unknown } | undefined;
-  if (typeof body?.externalId !== 'string' || typeof body?.accountId !== 'string') {
-    throw new StopError('Cloudcraft: GET /aws/account/iamParameters answered without accountId and externalId.');
-  }
-  return { status: 'SUCCESS', physicalId, data: { ExternalId: body.externalId, AccountId: body.accountId } };
-}
-
-interface Session {
-  cloudcraft?: Cloudcraft;
-}
-
-async function run(event: CloudFormationEvent, deadlineAt: number, signal: AbortSignal, log: Log, session: Session): Promise<Result> {
-  let props: CloudcraftProps;
-  try {
-    props = parseProps(event.ResourceType, event.ResourceProperties);
-  } catch (err) {
-    if (err instanceof PropertyError) throw new StopError(`cdk-cloudcraft: ${err.message}.`);
-    throw err;
-  }
-  const connect = async () => {
-    let apiKey: string;
-    try {
-      apiKey = await readApiKey(props.apiKey, signal);
-    } catch (err) {
-      if (err instanceof ApiKeyError) throw new StopError(err.message);
-      throw err;
-    }
-    session.cloudcraft = new Cloudcraft(props, apiKey, deadlineAt, signal, log);
-    return session.cloudcraft;
-  };
-  try {
-    return props.kind === 'iam-parameters'
-      ? await handleIamParameters(event, connect)
-      : await handleRegistration(event, props, connect, log, signal);
-  } catch (err) {
-    if (err instanceof AccountAliasError) throw new StopError(err.message);
-    throw err;
-  }
-}
-
-function failurePhysicalId(event: CloudFormationEvent): string {
-  return event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID;
-}
-
-/** Builds the response body, kept under CloudFormation's 4 KB limit. */
-function responseBody(event: CloudFormationEvent, result: Result): string {
-  return JSON.stringify({
-    Status: result.status,
-    Reason: truncate(result.reason ?? result.status, MAX_REASON_CHARS),
-    PhysicalResourceId: result.physicalId,
-    StackId: event.StackId,
-    RequestId: event.RequestId,
-    LogicalResourceId: event.LogicalResourceId,
-    NoEcho: false,
-    ...(result.data ? { Data: result.data } : {}),
-  });
-}
-
-async function sendResponse(event: CloudFormationEvent, result: Result, log: Log): Promise<void> {
-  const body = responseBody(event, result);
-  for (let attempt = 1; attempt <= RESPONSE_ATTEMPTS; attempt++) {
-    try {
-      // Not scaled: the time scale compresses waits on Cloudcraft, and a local answer endpoint in a loaded
-      // simulation can take longer than a scaled 5 s (100 ms at 50x) to reply.
-      const status = await putResponse(event.ResponseURL, body, RESPONSE_TIMEOUT_MS);
-      if (status >= 200 && status < 300) {
-        log('info', 'answered CloudFormation', { status: result.status, physicalId: result.physicalId, reason: result.reason });
-        return;
+    const cc = await this.connect(props);
+    const named = await this.named(props);
+    const { id } = plan.registration;
+    if (plan.action === 'relocate') {
+      // Another host may be the same installation (a new name for the API): keep the registration if it is there.
+      const accounts = await cc.listAccounts();
+      const found = accounts.find(a => a.id === id);
+      if (!found) {
+        this.log('info', 'update: not at the new API URL; registering there (new physical ID)', { why: plan.why });
+        return this.register(props, false, accounts);
       }
-      log('warn', 'CloudFormation response PUT failed', { attempt, httpStatus: status });
-    } catch (err) {
-      log('warn', 'CloudFormation response PUT failed', { attempt, error: (err as Error).message });
+      if (!matchesDesired(found, named)) await cc.update(id, registrationBody(named.accountName, named.roleArn, named, found), named);
+      return this.kept(physicalId, plan.registration, props);
     }
-    if (attempt < RESPONSE_ATTEMPTS) await new Promise<void>(resolve => timer(resolve, 500 * attempt));
+    const result = await cc.update(id, registrationBody(named.accountName, named.roleArn, named, oldProps ?? {}), named);
+    if (result === 'updated') return this.kept(physicalId, plan.registration, props);
+    this.log('warn', 'update: gone from Cloudcraft; registering again (new physical ID)', { cloudcraftAccountId: id });
+    return this.register(props, false);
   }
-  log('error', 'could not answer CloudFormation', { status: result.status });
-}
 
-export async function handler(event: CloudFormationEvent, context: LambdaContext): Promise<void> {
-  const log = makeLog(event);
-  const session: Session = {};
-  const deadlineAt = now() + context.getRemainingTimeInMillis() - RESPONSE_RESERVE_MS;
-  const controller = new AbortController();
-  let answering: Promise<void> | undefined;
-  const answer = (result: Result) => {
-    if (!answering) {
-      controller.abort();
-      answering = sendResponse(event, result, log);
+  private async onDelete(props: RegistrationProps | undefined, propsError?: string): Promise<CfnResult> {
+    const physicalId = this.event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID;
+    const done: CfnResult = { status: 'SUCCESS', physicalId };
+    if (this.event.ResourceType === IAM_PARAMETERS_TYPE || physicalId === IAM_PARAMETERS_PHYSICAL_ID) return done;
+    const plan = planDelete(physicalId, props, propsError);
+    if (plan.action === 'skip') {
+      this.log(props ? 'info' : 'warn', 'delete: no Cloudcraft call', { why: plan.why, physicalId });
+      return { ...done, reason: `No Cloudcraft call: ${plan.why}.` };
     }
-    return answering;
-  };
-  log('info', 'event', { physicalId: event.PhysicalResourceId });
+    const p = props!;
+    if (plan.action === 'restore') {
+      const { original } = plan;
+      if (!p.naming && original.name === p.accountName && sameTeams(original.readAccess, p.readAccess)
+        && sameTeams(original.writeAccess, p.writeAccess)) {
+        this.log('info', 'delete: adopted registration already as found', { cloudcraftAccountId: plan.id });
+        return done;
+      }
+      // Given back as it was found: its name and team access (null, as listed, is sent as [], the documented "not shared").
+      const body = registrationBody(original.name, p.roleArn, { readAccess: original.readAccess ?? [], writeAccess: original.writeAccess ?? [] });
+      const result = await (await this.connect(p)).update(plan.id, body, p);
+      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: adopted registration restored', { cloudcraftAccountId: plan.id, name: original.name });
+      return done;
+    }
+    const cc = await this.connect(p);
+    const ids = plan.action === 'delete' ? [plan.id] : leftoversOf(await cc.listAccounts(), p.roleArn, plan.since).map(a => a.id);
+    for (const id of ids) {
+      const result = await cc.remove(id);
+      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: removed', { cloudcraftAccountId: id });
+    }
+    return done;
+  }
 
-  // The watchdog answers FAILED at the deadline even if some call ignores the abort signal.
-  const watchdog = timer(() => {
-    const last = session.cloudcraft?.lastProblem;
-    void answer({
-      status: 'FAILED',
-      physicalId: failurePhysicalId(event),
-      reason: last ? `Stopped at the function's deadline. ${last}` : 'Cloudcraft: the work did not finish before the function\'s deadline. Retry the deployment.',
+  /**
+   * Registers the role, or takes the registration that exists (planCreate). After every POST, registrations of the
+   * role that were not there at the first list are this Create's or a twin delivery's: the oldest is kept, the
+   * others removed (afterPost), so a Create delivered twice ends with one registration under one physical ID.
+   * A POST that may have registered (no answer, 5xx, a 2xx without the account) is settled by waiting and listing
+   * before any other POST: Cloudcraft has no idempotency key.
+   */
+  private async register(props: RegistrationProps, isCreate: boolean, listed?: CloudcraftAccount[]): Promise<CfnResult> {
+    const cc = await this.connect(props);
+    const named = await this.named(props);
+    const accounts = listed ?? await cc.listAccounts();
+    const plan = planCreate(accounts, named, this.deps.clock.now());
+    if (plan.action === 'refuse') throw new CloudcraftError(plan.reason);
+    if (plan.action === 'own') {
+      this.log('info', 'create: registered by a twin delivery of this event', { cloudcraftAccountId: plan.account.id });
+      return this.registered({ id: plan.account.id, adopted: false }, props);
+    }
+    if (plan.action === 'adopt') {
+      const { account } = plan;
+      if (plan.put) {
+        const previous = { previousName: account.name, previousReadAccess: account.readAccess, previousWriteAccess: account.writeAccess };
+        this.log('warn', 'create: adopting a registration made before the stack; name and team access now the template\'s (restored on delete)', {
+          cloudcraftAccountId: account.id, ...previous,
+        });
+        if (await cc.update(account.id, registrationBody(named.accountName, named.roleArn, named, account), named) === 'gone') {
+          throw new CloudcraftError(`Cloudcraft: the registration ${account.id} of ${named.roleArn} disappeared while being adopted. Retry.`);
+        }
+      } else {
+        this.log('info', 'create: adopting a registration made before the stack (already as wanted)', { cloudcraftAccountId: account.id });
+      }
+      return this.registered({ id: account.id, adopted: true, original: originalOf(account) }, props, account.name ?? '');
+    }
+    const known = new Set(accounts.map(a => a.id));
+    const body = registrationBody(named.accountName, named.roleArn, named, {}, named.region);
+    if (isCreate) this.postedSince = this.deps.clock.now();
+    let ambiguous: string | undefined;
+    for (let posts = 1; ; posts++) {
+      let result;
+      try {
+        result = await cc.register(body, named);
+      } catch (err) {
+        if (ambiguous === undefined) this.postedSince = undefined; // every POST was refused: nothing registered
+        throw err;
+      }
+      if (result.kind === 'registered') {
+        let settled;
+        try {
+          settled = afterPost(await cc.listAccounts(), known, named.roleArn, result.account);
+        } catch (err) {
+          this.log('warn', 'create: no list after the POST', { error: (err as Error).message });
+        }
+        return this.keep(settled ?? { keep: result.account, remove: [] }, props);
+      }
+      ambiguous = result.reason;
+      this.log('warn', 'create: the POST may have registered; listing before posting again', { reason: result.reason, settleMs: SETTLE_MS });
+      await cc.sleep(SETTLE_MS);
+      const found = afterPost(await cc.listAccounts(), known, named.roleArn);
+      if (found) return this.keep(found, props);
+      if (posts >= MAX_POSTS) {
+        throw new CloudcraftError(`${ambiguous} Cloudcraft showed no registration of ${named.roleArn} after ${posts} POSTs.`, { ambiguous: true });
+      }
+    }
+  }
+
+  private async keep(settled: { keep: CloudcraftAccount; remove: CloudcraftAccount[] }, props: RegistrationProps): Promise<CfnResult> {
+    for (const extra of settled.remove) {
+      this.log('warn', 'create: removing a duplicate made by this event', { cloudcraftAccountId: extra.id, kept: settled.keep.id });
+      try {
+        await this.client!.remove(extra.id);
+      } catch (err) {
+        this.log('warn', 'create: duplicate not removed', { cloudcraftAccountId: extra.id, error: (err as Error).message });
+      }
+    }
+    this.postedSince = undefined;
+    return this.registered({ id: settled.keep.id, adopted: false }, props);
+  }
+
+  private registered(registration: Registration, props: RegistrationProps, previousName?: string): CfnResult {
+    return this.kept(physicalIdOf(registration), registration, props, previousName);
+  }
+
+  private kept(physicalId: string, registration: Registration, props: RegistrationProps, previousName = registration.original?.name): CfnResult {
+    return {
+      status: 'SUCCESS',
+      physicalId,
+      data: {
+        CloudcraftAccountId: registration.id,
+        RoleArn: props.roleArn,
+        Adopted: String(registration.adopted),
+        ...(registration.adopted && previousName !== undefined ? { PreviousName: previousName } : {}),
+      },
+    };
+  }
+
+  private async connect(props: { apiUrl: string; apiKey: RegistrationProps['apiKey'] }): Promise<CloudcraftClient> {
+    if (this.client) return this.client;
+    const { clock } = this.deps;
+    const apiKey = await readApiKey(props.apiKey, this.deps.readSecret, this.redactor, this.signal);
+    this.client = new CloudcraftClient({
+      apiUrl: props.apiUrl,
+      apiKey,
+      keySource: describeKeySource(props.apiKey),
+      clock,
+      transport: this.deps.transport,
+      pacer: new Pacer(undefined, clock.now()),
+      log: this.log,
+      random: this.deps.random,
+      deadlineAt: this.deadlineAt,
+      signal: this.signal,
     });
-  }, deadlineAt - now());
-
-  try {
-    const result = await run(event, deadlineAt, controller.signal, log, session);
-    await answer(result);
-  } catch (err) {
-    const reason = err instanceof StopError
-      ? (err.reason === 'deadline' ? `Stopped at the function's deadline. ${session.cloudcraft?.lastProblem ?? ''}`.trim() : err.reason)
-      : `cdk-cloudcraft: unexpected error: ${(err as Error)?.message ?? String(err)}`;
-    if (!(err instanceof StopError)) log('error', 'unexpected error', { error: String((err as Error)?.stack ?? err) });
-    await answer({ status: 'FAILED', physicalId: failurePhysicalId(event), reason });
-  } finally {
-    clearTimeout(watchdog);
+    return this.client;
   }
-  await answering;
-  log('info', 'done', { cloudcraftCalls: session.cloudcraft?.calls ?? 0 });
+
+  /** Props with the account name filled in (reading the alias at most once per invocation, and only if needed). */
+  private async named(props: RegistrationProps): Promise<RegistrationProps> {
+    if (!props.naming) return props;
+    const accountId = accountIdOfRole(props.roleArn);
+    const alias = needsAlias(props.naming, accountId) ? await (this.alias ??= this.deps.readAlias(this.signal)) : undefined;
+    return { ...props, accountName: accountNameFor(props.naming, accountId, alias) };
+  }
 }
+
+export function createHandler(partial: Partial<HandlerDeps> = {}): (event: CfnEvent, context: LambdaContext) => Promise<void> {
+  const deps: HandlerDeps = {
+    clock: systemClock,
+    transport: fetchTransport(),
+    readSecret: sdkSecretReader,
+    readAlias: sdkAliasReader,
+    sink: line => console.log(line),
+    random: Math.random,
+    ...partial,
+  };
+  return async (event, context) => {
+    const { clock } = deps;
+    const redactor = new Redactor();
+    const log = makeLog(deps.sink, redactor, {
+      requestType: event.RequestType, resourceType: event.ResourceType, logicalId: event.LogicalResourceId, requestId: event.RequestId,
+    });
+    const deadlineAt = clock.now() + context.getRemainingTimeInMillis() - RESERVE_MS;
+    const stopWork = new AbortController();
+    const stopTimer = new AbortController();
+    const run = new Run(deps, event, log, redactor, deadlineAt, stopWork.signal);
+    log('info', 'event', { physicalId: event.PhysicalResourceId });
+    // The work, or the deadline: whichever comes first is answered; the work is then stopped.
+    const result = await new Promise<CfnResult>(resolve => {
+      clock.sleep(Math.max(0, deadlineAt - clock.now()), stopTimer.signal).then(() => resolve(run.atDeadline()), () => undefined);
+      run.handle().then(resolve, err => resolve(run.failure(err)));
+    });
+    stopTimer.abort();
+    stopWork.abort();
+    const ok = await answer(event, answerBody(event, result, text => redactor.redact(text)), clock, deps.transport,
+      (attempt, why) => log('warn', 'answer to CloudFormation failed', { attempt, why }));
+    log(ok ? 'info' : 'error', ok ? 'answered CloudFormation' : 'could not answer CloudFormation', {
+      status: result.status, physicalId: result.physicalId, reason: result.reason, cloudcraftCalls: run.client?.calls ?? 0,
+    });
+  };
+}
+
+export const handler = createHandler();

@@ -4,19 +4,13 @@
  * arriving (Delete, rollback), so optional fields may be missing and booleans and lists may come in other forms.
  * Pure: no I/O.
  */
+import type { ApiKeyRef } from '../../runtime/api-key';
+
+export type { ApiKeyRef };
 
 export const REGISTRATION_TYPE = 'Custom::CloudcraftRegistration';
 export const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
 export const DEFAULT_API_URL = 'https://api.cloudcraft.co';
-
-export interface ApiKeyRef {
-  /** Where the key is stored. */
-  readonly source: 'secretsmanager' | 'ssm';
-  /** Secret ARN, or parameter name or ARN. */
-  readonly id: string;
-  /** JSON field of the secret that holds the key; the whole value when absent. */
-  readonly field?: string;
-}
 
 export interface CommonProps {
   readonly apiUrl: string;
@@ -44,6 +38,8 @@ export interface RegistrationProps extends CommonProps {
   readonly removalPolicy: 'destroy' | 'retain';
   /** Remove a registration that existed before the stack (adopted) when the resource is deleted. */
   readonly removeAdopted: boolean;
+  /** The external ID the role trusts: a registration of the role made with another one is not adopted. Absent in old events. */
+  readonly externalId?: string;
 }
 
 export interface IamParametersProps extends CommonProps {
@@ -93,7 +89,11 @@ function teams(raw: Raw, key: string): string[] | null {
   if (typeof value === 'string') {
     const text = value.trim();
     if (text === '') return [];
-    value = text.startsWith('[') ? JSON.parse(text) : text.split(',');
+    try {
+      value = text.startsWith('[') ? JSON.parse(text) : text.split(',');
+    } catch {
+      throw new PropertyError(`property ${key} is not a JSON list of team IDs`);
+    }
   }
   if (!Array.isArray(value)) throw new PropertyError(`property ${key} must be a list of team IDs`);
   const entries = value.map(v => String(v).trim()).filter(v => v !== '');
@@ -113,10 +113,24 @@ function apiKey(raw: Raw): ApiKeyRef {
   };
 }
 
+/**
+ * The API URL, normalised so that spellings of the same URL compare equal (a trailing slash, the default port, the
+ * case of the host): an Update that only respells it keeps the registration.
+ */
+export function normalizeApiUrl(text: string): string {
+  const trimmed = text.trim();
+  let url: URL | undefined;
+  try {
+    url = /^https?:\/\/[^\s/]+/i.test(trimmed) ? new URL(trimmed) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url) throw new PropertyError(`property ApiUrl is not an http(s) URL: ${JSON.stringify(trimmed)}`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
 function apiUrl(raw: Raw): string {
-  const url = (str(raw, 'ApiUrl') ?? DEFAULT_API_URL).trim().replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new PropertyError(`property ApiUrl is not an http(s) URL: ${JSON.stringify(url)}`);
-  return url;
+  return normalizeApiUrl(str(raw, 'ApiUrl') ?? DEFAULT_API_URL);
 }
 
 function naming(raw: Raw): { accountName: string; naming?: AccountNaming } {
@@ -147,6 +161,7 @@ export function parseProps(resourceType: string | undefined, raw: Raw): Cloudcra
     throw new PropertyError(`property RemovalPolicy must be destroy or retain, got ${JSON.stringify(removalPolicy)}`);
   }
   const region = str(raw, 'Region')?.trim();
+  const externalId = str(raw, 'ExternalId')?.trim();
   return {
     kind,
     apiUrl: apiUrl(raw),
@@ -158,5 +173,6 @@ export function parseProps(resourceType: string | undefined, raw: Raw): Cloudcra
     writeAccess: teams(raw, 'WriteAccess'),
     removalPolicy,
     removeAdopted: bool(raw, 'RemoveAdopted', false),
+    ...(externalId ? { externalId } : {}),
   };
 }
