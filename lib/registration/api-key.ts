@@ -1,3 +1,4 @@
+import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -64,6 +65,7 @@ class SecretApiKey extends CloudcraftApiKey {
   }
 
   public _bind(grantee: iam.IGrantable): ApiKeyBinding {
+    warnIfWrittenInTemplate(this.secret);
     this.secret.grantRead(grantee);
     if (this.secret.encryptionKey) {
       // Secret.grantRead only asks the key's resource policy for an imported key, which CDK cannot change: grant
@@ -87,4 +89,20 @@ class ParameterApiKey extends CloudcraftApiKey {
     this.parameter.grantRead(grantee);
     return { source: 'ssm', id: this.parameter.parameterArn };
   }
+}
+
+/**
+ * A secret created in this app with its value given as plain text (`SecretValue.unsafePlainText`, or a string
+ * that is not a dynamic reference) puts the key in the template, where anyone who can read the stack sees it.
+ */
+function warnIfWrittenInTemplate(secret: secretsmanager.ISecret): void {
+  const cfn = secret.node.defaultChild;
+  if (!(cfn instanceof secretsmanager.CfnSecret)) return;
+  const value = cfn.secretString === undefined ? undefined : Stack.of(cfn).resolve(cfn.secretString);
+  const text = typeof value === 'string' ? value : value === undefined ? undefined : JSON.stringify(value);
+  if (text === undefined || text.includes('{{resolve:') || (typeof value === 'string' && Token.isUnresolved(value))) return;
+  Annotations.of(secret).addWarningV2('cdk-cloudcraft:apiKeyInTemplate',
+    'The Cloudcraft API key is written into the template (the secret\'s value is plain text, for example SecretValue.unsafePlainText): '
+    + 'anyone who can read the stack or its template sees it. Create the secret outside the app (aws secretsmanager create-secret) '
+    + 'and import it with Secret.fromSecretNameV2, or let Secrets Manager generate it and put the key in afterwards.');
 }
