@@ -211,6 +211,8 @@ describe('validation', () => {
     ['both accountName and accountNaming', { accountNaming: CloudcraftAccountNaming.fromAlias() }, /accountName "p" is given together with accountNaming/],
     ['a names map with a bad account ID', { accountName: undefined, accountNaming: CloudcraftAccountNaming.fromAlias({ names: { 12345: 'x' } }) },
       /accountNaming names \{"12345":"x"\} is not a 12-digit account ID/],
+    ['a name from AWS Organizations in one account', { accountName: undefined, accountNaming: CloudcraftAccountNaming.fromOrganizationName() },
+      /accountNaming "\{name\}" uses \{name\}, the account's name in AWS Organizations, which only the Organization registrar reads. Use \{alias\}/],
   ])('%s', (_name, over, message) => {
     expect(make(over)).toThrow(message);
   });

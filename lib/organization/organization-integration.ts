@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { buildMemberTemplate, MEMBER_PARAMETERS, MemberParameter } from './member-template';
 import { acknowledge } from '../private/acknowledge';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
-import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateApiUrl } from '../private/validate';
+import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateApiUrl, validateRegion } from '../private/validate';
 import { CloudcraftAccountNaming } from '../registration/account-naming';
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftRole, CloudcraftRoleOptions } from '../role/cloudcraft-role';
@@ -213,7 +213,6 @@ const REGISTRAR_TIMEOUT = Duration.minutes(15);
 const METRICS_NAMESPACE = 'cdk-cloudcraft';
 const REGISTRAR_TYPE = 'Custom::CloudcraftOrganizationRegistrar';
 const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
 /**
  * How long CloudFormation waits for the registrar's custom resources: CloudFormation's maximum. With reserved
  * concurrency 1 an event may first wait for a run in progress (up to 15 minutes) before its own invocation (the
@@ -283,11 +282,8 @@ export class CloudcraftOrganizationIntegration extends Construct {
       throw new CloudcraftValidationError(this, 'homeRegion', '(unresolved)', 'is not known: the stack has no region',
         'Give homeRegion, or deploy this stack with an explicit env region.');
     }
-    for (const [prop, value] of [['homeRegion', homeRegion], ['verificationRegion', props.verificationRegion]] as const) {
-      if (value !== undefined && !Token.isUnresolved(value) && (!REGION.test(value) || value.startsWith('cn-'))) {
-        throw new CloudcraftValidationError(this, prop, value, 'is not an AWS region Cloudcraft can use', 'Give a region name such as "eu-west-1".');
-      }
-    }
+    validateRegion(this, 'homeRegion', homeRegion, 'Give the region of the member stacks, such as "eu-west-1", or leave it out for this stack\'s region.');
+    validateRegion(this, 'verificationRegion', props.verificationRegion, 'Give a region name such as "eu-west-1" that your SCPs allow, or leave it out for us-east-1.');
     for (const [prop, value, min] of [['maxConcurrentPercentage', props.maxConcurrentPercentage, 1], ['failureTolerancePercentage', props.failureTolerancePercentage, 0]] as const) {
       if (value !== undefined && (!Number.isInteger(value) || value < min || value > 100)) {
         throw new CloudcraftValidationError(this, prop, value, `is not a whole percentage from ${min} to 100`, `Give a whole number from ${min} to 100.`);

@@ -91,3 +91,13 @@ export function validateApiUrl(scope: IConstruct, apiUrl: string): void {
       'Leave it out for https://api.cloudcraft.co, or give the https:// base URL Cloudcraft support gave you.');
   }
 }
+
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
+
+/** One region check for every construct: an AWS region name Cloudcraft can use (not China). */
+export function validateRegion(scope: IConstruct, prop: string, value: string | undefined, fix: string): void {
+  if (!known(value)) return;
+  if (!REGION.test(value) || value.startsWith('cn-')) {
+    throw new CloudcraftValidationError(scope, prop, value, 'is not an AWS region Cloudcraft can use', fix);
+  }
+}

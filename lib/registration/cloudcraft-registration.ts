@@ -5,7 +5,7 @@ import { CloudcraftAccountNaming } from './account-naming';
 import { CloudcraftApiKey } from './api-key';
 import { REGISTRATION_TYPE } from './handler/properties';
 import { CloudcraftHandler, cloudcraftResource } from './handler-function';
-import { CloudcraftValidationError } from '../private/validate';
+import { CloudcraftValidationError, validateRegion } from '../private/validate';
 
 /**
  * Where and how to register with Cloudcraft: shared by every construct that registers an account.
@@ -109,7 +109,6 @@ export interface CloudcraftRegistrationProps extends CloudcraftRegistrationOptio
   readonly externalId?: string;
 }
 
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
 
 function validateTeams(scope: Construct, prop: string, teams: string[] | undefined): void {
   for (const team of teams ?? []) {
@@ -148,10 +147,11 @@ export class CloudcraftRegistration extends Construct {
     const naming = props.accountNaming?._bind(this);
     validateTeams(this, 'readAccessTeams', props.readAccessTeams);
     validateTeams(this, 'writeAccessTeams', props.writeAccessTeams);
-    if (props.verificationRegion !== undefined && !Token.isUnresolved(props.verificationRegion)
-      && (!REGION.test(props.verificationRegion) || props.verificationRegion.startsWith('cn-'))) {
-      throw new CloudcraftValidationError(this, 'verificationRegion', props.verificationRegion, 'is not an AWS region Cloudcraft can use',
-        'Give a region name such as "eu-west-1" that your SCPs allow, or leave it out for us-east-1.');
+    validateRegion(this, 'verificationRegion', props.verificationRegion,
+      'Give a region name such as "eu-west-1" that your SCPs allow, or leave it out for us-east-1.');
+    if (naming?.needsOrganizationName) {
+      throw new CloudcraftValidationError(this, 'accountNaming', naming.pattern, 'uses {name}, the account\'s name in AWS Organizations, which only the Organization registrar reads',
+        'Use {alias} or {accountId}, or give accountName.');
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     if (removalPolicy !== RemovalPolicy.DESTROY && removalPolicy !== RemovalPolicy.RETAIN) {
