@@ -23,7 +23,11 @@ export function buildMemberTemplate(scope: IConstruct, options: CloudcraftRoleOp
   try {
     const app = new App({ analyticsReporting: false, outdir });
     const stack = addMemberStack(app, options, boundaryArn);
-    return app.synth().getStackByName(stack.stackName).template;
+    const template = app.synth().getStackByName(stack.stackName).template;
+    // Resource metadata (construct paths, rule acknowledgements) is for tools that read this app, not for member
+    // accounts: the body StackSets sends stays small.
+    for (const resource of Object.values<any>(template.Resources ?? {})) delete resource.Metadata;
+    return template;
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
