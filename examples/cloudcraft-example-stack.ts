@@ -43,7 +43,7 @@ export class CloudcraftExampleStack extends Stack {
       access: props.access,
     });
 
-    new CfnOutput(this, 'CloudcraftAccountId', { value: cloudcraft.cloudcraftAccountId, description: 'ID of this AWS account in Cloudcraft' });
+    new CfnOutput(this, 'RegistrationId', { value: cloudcraft.registrationId, description: 'ID of this AWS account\'s registration in Cloudcraft' });
     new CfnOutput(this, 'RoleArn', { value: cloudcraft.roleArn, description: 'Role Cloudcraft assumes' });
     new CfnOutput(this, 'ExternalId', { value: cloudcraft.externalId, description: 'External ID in the role\'s trust policy' });
   }

@@ -48,14 +48,13 @@ describe('CloudcraftRole defaults', () => {
     expect(stack.resolve(construct.roleName)).toEqual({ Ref: role.logicalId });
     expect(stack.resolve(construct.role.roleArn)).toEqual({ 'Fn::GetAtt': [role.logicalId, 'Arn'] });
     expect(construct.externalId).toBe(EXTERNAL_ID);
-    expect(construct.cloudcraftAccountId).toBe(CLOUDCRAFT_ACCOUNT);
     expect(construct.access.description).toBe('ReadOnlyAccess');
   });
 });
 
 describe('CloudcraftRole options', () => {
-  test('cloudcraftAccountId overrides the trusted account', () => {
-    const { template } = synthRole({ cloudcraftAccountId: '123456789012' });
+  test('cloudcraftAwsAccountId overrides the trusted account', () => {
+    const { template } = synthRole({ cloudcraftAwsAccountId: '123456789012' });
     expect(onlyResource(template, 'AWS::IAM::Role').Properties.AssumeRolePolicyDocument.Statement[0].Principal)
       .toEqual({ AWS: PARTITION_ROOT('123456789012') });
   });
@@ -65,7 +64,7 @@ describe('CloudcraftRole options', () => {
     const stack = new Stack(app, 'S');
     const ext = new CfnParameter(stack, 'Ext');
     const acct = new CfnParameter(stack, 'Acct');
-    new CloudcraftRole(stack, 'C', { externalId: ext.valueAsString, cloudcraftAccountId: acct.valueAsString });
+    new CloudcraftRole(stack, 'C', { externalId: ext.valueAsString, cloudcraftAwsAccountId: acct.valueAsString });
     const role = onlyResource(Template.fromStack(stack), 'AWS::IAM::Role').Properties;
     expect(role.AssumeRolePolicyDocument.Statement[0].Condition).toEqual({ StringEquals: { 'sts:ExternalId': { Ref: 'Ext' } } });
     expect(role.AssumeRolePolicyDocument.Statement[0].Principal.AWS['Fn::Join'][1]).toContainEqual({ Ref: 'Acct' });
@@ -180,8 +179,8 @@ describe('validation errors name the prop, the value and the fix', () => {
     ['external ID in uppercase', () => synthRole({ externalId: EXTERNAL_ID.toUpperCase() }),
       /externalId "0F1E2D3C-.*" is not a lowercase UUID .*\(it is a UUID, but not in lowercase\)/],
     ['external ID with spaces around', () => synthRole({ externalId: ` ${EXTERNAL_ID}` }), /externalId " 0f1e.*" is not a lowercase UUID/],
-    ['Cloudcraft account not 12 digits', () => synthRole({ cloudcraftAccountId: '96889858062' }),
-      /cloudcraftAccountId "96889858062" is not a 12-digit AWS account ID. Leave it out to use Cloudcraft's account 968898580625/],
+    ['Cloudcraft account not 12 digits', () => synthRole({ cloudcraftAwsAccountId: '96889858062' }),
+      /cloudcraftAwsAccountId "96889858062" is not a 12-digit AWS account ID. Leave it out to use Cloudcraft's account 968898580625/],
     ['role name too long', () => synthRole({ roleName: 'r'.repeat(65) }), /roleName "r{65}" is 65 characters long; IAM role names are 1 to 64 characters/],
     ['role name empty', () => synthRole({ roleName: '' }), /roleName "" is 0 characters long/],
     ['role name with a slash', () => synthRole({ roleName: 'team/cloudcraft' }),

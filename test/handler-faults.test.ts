@@ -52,7 +52,7 @@ describe('Create', () => {
     const { answer } = await run(create({ ReadAccess: ['team-a'], WriteAccess: ['team-b'], Region: 'eu-west-1' }));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.PhysicalResourceId).toMatch(UUID);
-    expect(answer.Data).toEqual({ CloudcraftAccountId: answer.PhysicalResourceId, RoleArn: ROLE_ARN, Adopted: 'false' });
+    expect(answer.Data).toEqual({ RegistrationId: answer.PhysicalResourceId, RoleArn: ROLE_ARN, Adopted: 'false' });
     expect(calls()).toEqual(['GET /aws/account 200', 'POST /aws/account 201', 'GET /aws/account 200']);
     const [account] = h.emulator.registrationsOf(ROLE_ARN);
     expect(account).toMatchObject({ id: answer.PhysicalResourceId, name: 'production', readAccess: ['team/team-a'], writeAccess: ['team/team-b'], region: 'eu-west-1' });
@@ -350,7 +350,7 @@ describe('adoption', () => {
     const { answer, logs } = await run(create({ ReadAccess: ['team-a'] }));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.PhysicalResourceId).toMatch(new RegExp(`^adopted:${existing.id}:[\\w-]+$`));
-    expect(answer.Data).toEqual({ CloudcraftAccountId: existing.id, RoleArn: ROLE_ARN, Adopted: 'true', PreviousName: 'added by hand' });
+    expect(answer.Data).toEqual({ RegistrationId: existing.id, RoleArn: ROLE_ARN, Adopted: 'true', PreviousName: 'added by hand' });
     expect(calls()).toEqual(['GET /aws/account 200', 'PUT /aws/account/{id} 200']);
     expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id: existing.id, name: 'production', readAccess: ['team/team-a'], writeAccess: null })]);
     expect(logs.some(l => JSON.parse(l).level === 'warn' && /adopting/.test(l) && l.includes('added by hand'))).toBe(true);
@@ -407,7 +407,7 @@ describe('adoption', () => {
     const theirs = h.emulator.seedAccount({ name: 'production', roleArn: ROLE_ARN, externalId: OTHER_EXTERNAL_ID });
     const { answer } = await run(create({ ExternalId: undefined }));
     expect(answer.Status).toBe('SUCCESS');
-    expect(answer.Data.CloudcraftAccountId).toBe(theirs.id);
+    expect(answer.Data.RegistrationId).toBe(theirs.id);
   });
 });
 
@@ -549,7 +549,7 @@ describe('Update', () => {
   test('nothing Cloudcraft stores changed (verification region only): no call', async () => {
     const id = await registered();
     const { answer } = await run(h.event('Update', h.registrationProps({ Region: 'eu-west-1' }), { PhysicalResourceId: id, OldResourceProperties: h.registrationProps() }));
-    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id, Data: { CloudcraftAccountId: id } });
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id, Data: { RegistrationId: id } });
     expect(h.emulator.calls).toHaveLength(0);
   });
 

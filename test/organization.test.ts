@@ -57,7 +57,7 @@ describe('member template', () => {
     const types = Object.values(member.Resources).map((r: any) => r.Type).sort();
     expect(types).toEqual(['AWS::CloudFormation::WaitConditionHandle', 'AWS::IAM::Role']);
     expect(JSON.stringify(member)).not.toMatch(/Lambda|SecretsManager|KMS|Custom::|ZipFile|cdk-bootstrap|assets/);
-    expect(Object.keys(member.Parameters).sort()).toEqual(['CloudcraftAccountId', 'ExternalId', 'HomeRegion']);
+    expect(Object.keys(member.Parameters).sort()).toEqual(['CloudcraftAwsAccountId', 'ExternalId', 'HomeRegion']);
     expect(member.Transform).toBeUndefined();
     expect(member.Rules).toBeUndefined();
   });

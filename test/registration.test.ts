@@ -30,7 +30,7 @@ describe('CloudcraftIntegration', () => {
     expect(JSON.stringify(role.AssumeRolePolicyDocument.Statement[0].Principal)).toContain(`"Fn::GetAtt":["${params.logicalId}","AccountId"]`);
     expect(s.resolve(integration.externalId)).toEqual({ 'Fn::GetAtt': [params.logicalId, 'ExternalId'] });
     const registration = onlyResource(t, 'Custom::CloudcraftRegistration');
-    expect(s.resolve(integration.cloudcraftAccountId)).toEqual({ 'Fn::GetAtt': [registration.logicalId, 'CloudcraftAccountId'] });
+    expect(s.resolve(integration.registrationId)).toEqual({ 'Fn::GetAtt': [registration.logicalId, 'RegistrationId'] });
   });
 
   test('with externalId: no iamParameters resource; Cloudcraft\'s default account is trusted', () => {

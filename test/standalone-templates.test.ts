@@ -24,7 +24,7 @@ function expectPlain(template: any): void {
 test('the member template: the Cloudcraft role only, as the Organization construct deploys it by default', () => {
   const { template, bytes } = written(MEMBER_TEMPLATE_FILE);
   expect(template).toEqual(buildMemberTemplate(new App(), {}));
-  expect(Object.keys(template.Parameters).sort()).toEqual(['CloudcraftAccountId', 'ExternalId', 'HomeRegion']);
+  expect(Object.keys(template.Parameters).sort()).toEqual(['CloudcraftAwsAccountId', 'ExternalId', 'HomeRegion']);
   expect(Object.values(template.Resources).map((r: any) => r.Type).sort()).toEqual(['AWS::CloudFormation::WaitConditionHandle', 'AWS::IAM::Role']);
   expectPlain(template);
   expect(bytes).toBeLessThanOrEqual(51_200);

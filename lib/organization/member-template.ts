@@ -8,7 +8,7 @@ import { CloudcraftValidationError } from '../private/validate';
 import { CloudcraftRole, CloudcraftRoleOptions } from '../role/cloudcraft-role';
 
 /** Parameters of the member template, in the order StackSets gets them. */
-export const MEMBER_PARAMETERS = ['ExternalId', 'CloudcraftAccountId', 'HomeRegion'] as const;
+export const MEMBER_PARAMETERS = ['ExternalId', 'CloudcraftAwsAccountId', 'HomeRegion'] as const;
 export type MemberParameter = typeof MEMBER_PARAMETERS[number];
 
 /**
@@ -43,10 +43,10 @@ export function addMemberStack(app: App, options: CloudcraftRoleOptions, boundar
   const parameter = (name: MemberParameter, description: string, pattern: string) =>
     new CfnParameter(stack, name, { type: 'String', description, allowedPattern: pattern }).valueAsString;
   const externalId = parameter('ExternalId', 'External ID of the Cloudcraft user who owns the API key', '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$');
-  const cloudcraftAccountId = parameter('CloudcraftAccountId', 'AWS account Cloudcraft assumes roles from', '^\\d{12}$');
+  const cloudcraftAwsAccountId = parameter('CloudcraftAwsAccountId', 'AWS account Cloudcraft assumes roles from', '^\\d{12}$');
   const homeRegion = parameter('HomeRegion', 'The one region where the role is created (IAM is global)', '^[a-z]{2}(-gov)?-[a-z]+-\\d+$');
   const permissionsBoundary = boundaryArn ? iam.ManagedPolicy.fromManagedPolicyArn(stack, 'Boundary', boundaryArn) : undefined;
-  const role = new CloudcraftRole(stack, 'Cloudcraft', { ...options, permissionsBoundary, externalId, cloudcraftAccountId });
+  const role = new CloudcraftRole(stack, 'Cloudcraft', { ...options, permissionsBoundary, externalId, cloudcraftAwsAccountId });
   // IAM is global: in any region but the home region the stack creates nothing but an empty marker, so a StackSet
   // deployed to several regions creates the role once.
   const isHomeRegion = new CfnCondition(stack, 'IsHomeRegion', { expression: Fn.conditionEquals(Aws.REGION, homeRegion) });

@@ -112,7 +112,7 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
    * The external ID of the Cloudcraft user who owns the API key.
    *
    * @default - read at deploy time from GET /aws/account/iamParameters with the API key, together with
-   * Cloudcraft's AWS account ID (used unless `cloudcraftAccountId` is given)
+   * Cloudcraft's AWS account ID (used unless `cloudcraftAwsAccountId` is given)
    */
   readonly externalId?: string;
 
@@ -400,7 +400,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
 
     // The external ID is the same for every account (it belongs to the key's owner): read once, here.
     let externalId = props.externalId;
-    let cloudcraftAccountId = props.cloudcraftAccountId;
+    let cloudcraftAwsAccountId = props.cloudcraftAwsAccountId;
     if (externalId === undefined) {
       const parameters = new CustomResource(this, 'IamParameters', {
         serviceToken: registrar.functionArn,
@@ -409,7 +409,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
         properties: { ApiUrl: apiUrl },
       });
       externalId = parameters.getAttString('ExternalId');
-      cloudcraftAccountId = cloudcraftAccountId ?? parameters.getAttString('AccountId');
+      cloudcraftAwsAccountId = cloudcraftAwsAccountId ?? parameters.getAttString('AccountId');
     }
 
     // This account's own role (StackSets never deploy to the management account).
@@ -419,7 +419,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
         'Leave generateRoleName out and give roleName (or keep the default "cloudcraft").');
     }
     if (includeThisAccount) {
-      this.thisAccountRole = new CloudcraftRole(this, 'ThisAccountRole', { ...props, externalId, cloudcraftAccountId });
+      this.thisAccountRole = new CloudcraftRole(this, 'ThisAccountRole', { ...props, externalId, cloudcraftAwsAccountId });
     }
 
     // The member template: the role only.
@@ -429,7 +429,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
     }
     const parameterValues: Record<MemberParameter, string> = {
       ExternalId: externalId,
-      CloudcraftAccountId: cloudcraftAccountId ?? CLOUDCRAFT_AWS_ACCOUNT_ID,
+      CloudcraftAwsAccountId: cloudcraftAwsAccountId ?? CLOUDCRAFT_AWS_ACCOUNT_ID,
       HomeRegion: homeRegion,
     };
     const filter = this.stackSetFilter(props.accountFilter, delegatedAdmin && includeThisAccount);

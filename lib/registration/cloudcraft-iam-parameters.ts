@@ -16,12 +16,12 @@ export class CloudcraftIamParameters extends Construct {
   /** The external ID of the user who owns the API key. */
   public readonly externalId: string;
   /** The AWS account ID Cloudcraft assumes roles from. */
-  public readonly cloudcraftAccountId: string;
+  public readonly cloudcraftAwsAccountId: string;
 
   constructor(scope: Construct, id: string, props: CloudcraftIamParametersProps) {
     super(scope, id);
     const resource = cloudcraftResource(this, IAM_PARAMETERS_TYPE, props, {});
     this.externalId = resource.getAttString('ExternalId');
-    this.cloudcraftAccountId = resource.getAttString('AccountId');
+    this.cloudcraftAwsAccountId = resource.getAttString('AccountId');
   }
 }

@@ -12,7 +12,7 @@ export interface CloudcraftIntegrationProps extends CloudcraftRoleOptions, Cloud
    * The external ID of the Cloudcraft user who owns the API key.
    *
    * @default - read at deploy time from GET /aws/account/iamParameters with the API key, together with
-   * Cloudcraft's AWS account ID (used unless `cloudcraftAccountId` is given)
+   * Cloudcraft's AWS account ID (used unless `cloudcraftAwsAccountId` is given)
    */
   readonly externalId?: string;
 }
@@ -39,7 +39,7 @@ export class CloudcraftIntegration extends Construct {
   /** The external ID in the role's trust policy. */
   public readonly externalId: string;
   /** The ID of the AWS account in Cloudcraft. */
-  public readonly cloudcraftAccountId: string;
+  public readonly registrationId: string;
   /** The role construct. */
   public readonly cloudcraftRole: CloudcraftRole;
   /** The registration construct. */
@@ -49,19 +49,19 @@ export class CloudcraftIntegration extends Construct {
     super(scope, id);
 
     let externalId = props.externalId;
-    let cloudcraftAccountId = props.cloudcraftAccountId;
+    let cloudcraftAwsAccountId = props.cloudcraftAwsAccountId;
     if (externalId === undefined) {
       const parameters = new CloudcraftIamParameters(this, 'IamParameters', { apiKey: props.apiKey, apiUrl: props.apiUrl });
       externalId = parameters.externalId;
-      cloudcraftAccountId = cloudcraftAccountId ?? parameters.cloudcraftAccountId;
+      cloudcraftAwsAccountId = cloudcraftAwsAccountId ?? parameters.cloudcraftAwsAccountId;
     }
 
-    this.cloudcraftRole = new CloudcraftRole(this, 'Role', { ...props, externalId, cloudcraftAccountId });
+    this.cloudcraftRole = new CloudcraftRole(this, 'Role', { ...props, externalId, cloudcraftAwsAccountId });
     this.registration = new CloudcraftRegistration(this, 'Registration', { ...props, role: this.cloudcraftRole.role, externalId });
 
     this.role = this.cloudcraftRole.role;
     this.roleArn = this.cloudcraftRole.roleArn;
     this.externalId = externalId;
-    this.cloudcraftAccountId = this.registration.cloudcraftAccountId;
+    this.registrationId = this.registration.registrationId;
   }
 }

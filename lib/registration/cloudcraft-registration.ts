@@ -127,7 +127,7 @@ function validateTeams(scope: Construct, prop: string, teams: string[] | undefin
  */
 export class CloudcraftRegistration extends Construct {
   /** The ID of the AWS account in Cloudcraft. */
-  public readonly cloudcraftAccountId: string;
+  public readonly registrationId: string;
   /** The ARN of the registered role. */
   public readonly roleArn: string;
   /** The custom resource. */
@@ -175,7 +175,7 @@ export class CloudcraftRegistration extends Construct {
     // The role (with its policies) and the function's permissions exist before Cloudcraft is asked to verify it.
     this.resource.node.addDependency(props.role);
 
-    this.cloudcraftAccountId = this.resource.getAttString('CloudcraftAccountId');
+    this.registrationId = this.resource.getAttString('RegistrationId');
     this.roleArn = props.role.roleArn;
   }
 }

@@ -28,7 +28,7 @@ export interface CloudcraftRoleOptions {
    *
    * @default '968898580625' - Cloudcraft's production account
    */
-  readonly cloudcraftAccountId?: string;
+  readonly cloudcraftAwsAccountId?: string;
 
   /**
    * The role name. IAM role names are unique in an account, so the default also keeps a second copy of the
@@ -108,18 +108,16 @@ export class CloudcraftRole extends Construct {
   public readonly roleName: string;
   /** The external ID the trust policy requires. */
   public readonly externalId: string;
-  /** The AWS account the trust policy names. */
-  public readonly cloudcraftAccountId: string;
   /** The access the role grants. */
   public readonly access: CloudcraftAccess;
 
   constructor(scope: Construct, id: string, props: CloudcraftRoleProps) {
     super(scope, id);
 
-    const cloudcraftAccountId = props.cloudcraftAccountId ?? CLOUDCRAFT_AWS_ACCOUNT_ID;
+    const cloudcraftAccountId = props.cloudcraftAwsAccountId ?? CLOUDCRAFT_AWS_ACCOUNT_ID;
     validatePartition(this);
     validateExternalId(this, 'externalId', props.externalId);
-    validateAccountId(this, 'cloudcraftAccountId', cloudcraftAccountId);
+    validateAccountId(this, 'cloudcraftAwsAccountId', cloudcraftAccountId);
     if (props.generateRoleName && props.roleName !== undefined) {
       throw new CloudcraftValidationError(this, 'roleName', props.roleName, 'is set together with generateRoleName: true',
         'Set one of them: roleName for a fixed name, or generateRoleName: true for a name CloudFormation generates.');
@@ -161,6 +159,5 @@ export class CloudcraftRole extends Construct {
     this.roleArn = role.roleArn;
     this.roleName = role.roleName;
     this.externalId = props.externalId;
-    this.cloudcraftAccountId = cloudcraftAccountId;
   }
 }

@@ -147,7 +147,7 @@ class Run {
     }
     const result = await cc.update(id, registrationBody(named.accountName, named.roleArn, named, oldProps ?? {}), named);
     if (result === 'updated') return this.kept(physicalId, plan.registration, props);
-    this.log('warn', 'update: gone from Cloudcraft; registering again (new physical ID)', { cloudcraftAccountId: id });
+    this.log('warn', 'update: gone from Cloudcraft; registering again (new physical ID)', { registrationId: id });
     return this.register(props, false);
   }
 
@@ -165,20 +165,20 @@ class Run {
       const { original } = plan;
       if (!p.naming && original.name === p.accountName && sameTeams(original.readAccess, p.readAccess)
         && sameTeams(original.writeAccess, p.writeAccess)) {
-        this.log('info', 'delete: adopted registration already as found', { cloudcraftAccountId: plan.id });
+        this.log('info', 'delete: adopted registration already as found', { registrationId: plan.id });
         return done;
       }
       // Given back as it was found: its name and team access (null, as listed, is sent as [], the documented "not shared").
       const body = registrationBody(original.name, p.roleArn, { readAccess: original.readAccess ?? [], writeAccess: original.writeAccess ?? [] });
       const result = await (await this.connect(p)).update(plan.id, body, p);
-      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: adopted registration restored', { cloudcraftAccountId: plan.id, name: original.name });
+      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: adopted registration restored', { registrationId: plan.id, name: original.name });
       return done;
     }
     const cc = await this.connect(p);
     const ids = plan.action === 'delete' ? [plan.id] : leftoversOf(await cc.listAccounts(), p.roleArn, plan.since).map(a => a.id);
     for (const id of ids) {
       const result = await cc.remove(id);
-      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: removed', { cloudcraftAccountId: id });
+      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: removed', { registrationId: id });
     }
     return done;
   }
@@ -197,7 +197,7 @@ class Run {
     const plan = planCreate(accounts, named, this.deps.clock.now());
     if (plan.action === 'refuse') throw new CloudcraftError(plan.reason);
     if (plan.action === 'own') {
-      this.log('info', 'create: registered by a twin delivery of this event', { cloudcraftAccountId: plan.account.id });
+      this.log('info', 'create: registered by a twin delivery of this event', { registrationId: plan.account.id });
       return this.registered({ id: plan.account.id, adopted: false }, props);
     }
     if (plan.action === 'adopt') {
@@ -205,13 +205,13 @@ class Run {
       if (plan.put) {
         const previous = { previousName: account.name, previousReadAccess: account.readAccess, previousWriteAccess: account.writeAccess };
         this.log('warn', 'create: adopting a registration made before the stack; name and team access now the template\'s (restored on delete)', {
-          cloudcraftAccountId: account.id, ...previous,
+          registrationId: account.id, ...previous,
         });
         if (await cc.update(account.id, registrationBody(named.accountName, named.roleArn, named, account), named) === 'gone') {
           throw new CloudcraftError(`Cloudcraft: the registration ${account.id} of ${named.roleArn} disappeared while being adopted. Retry.`);
         }
       } else {
-        this.log('info', 'create: adopting a registration made before the stack (already as wanted)', { cloudcraftAccountId: account.id });
+        this.log('info', 'create: adopting a registration made before the stack (already as wanted)', { registrationId: account.id });
       }
       return this.registered({ id: account.id, adopted: true, original: originalOf(account) }, props, account.name ?? '');
     }
@@ -249,11 +249,11 @@ class Run {
 
   private async keep(settled: { keep: CloudcraftAccount; remove: CloudcraftAccount[] }, props: RegistrationProps): Promise<CfnResult> {
     for (const extra of settled.remove) {
-      this.log('warn', 'create: removing a duplicate made by this event', { cloudcraftAccountId: extra.id, kept: settled.keep.id });
+      this.log('warn', 'create: removing a duplicate made by this event', { registrationId: extra.id, kept: settled.keep.id });
       try {
         await this.client!.remove(extra.id);
       } catch (err) {
-        this.log('warn', 'create: duplicate not removed', { cloudcraftAccountId: extra.id, error: (err as Error).message });
+        this.log('warn', 'create: duplicate not removed', { registrationId: extra.id, error: (err as Error).message });
       }
     }
     this.postedSince = undefined;
@@ -269,7 +269,7 @@ class Run {
       status: 'SUCCESS',
       physicalId,
       data: {
-        CloudcraftAccountId: registration.id,
+        RegistrationId: registration.id,
         RoleArn: props.roleArn,
         Adopted: String(registration.adopted),
         ...(registration.adopted && previousName !== undefined ? { PreviousName: previousName } : {}),
