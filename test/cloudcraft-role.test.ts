@@ -1,4 +1,4 @@
-import { App, CfnParameter, Duration, Stack, Tags, Token } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, PhysicalName, Stack, Tags, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CLOUDCRAFT_ACCOUNT, EXTERNAL_ID, onlyResource, synthRole } from './helpers';
@@ -94,8 +94,8 @@ describe('CloudcraftRole options', () => {
     });
   });
 
-  test('generateRoleName leaves the name to CloudFormation', () => {
-    const { template } = synthRole({ generateRoleName: true });
+  test('roleName: PhysicalName.GENERATE_IF_NEEDED leaves the name to CloudFormation', () => {
+    const { template } = synthRole({ roleName: PhysicalName.GENERATE_IF_NEEDED });
     expect(onlyResource(template, 'AWS::IAM::Role').Properties.RoleName).toBeUndefined();
   });
 
@@ -188,8 +188,6 @@ describe('validation errors name the prop, the value and the fix', () => {
     ['path without trailing slash', () => synthRole({ path: '/cloudcraft' }), /path "\/cloudcraft" is not a valid IAM path.*Use a path such as "\/cloudcraft\/"/],
     ['path with a space', () => synthRole({ path: '/cloud craft/' }), /path "\/cloud craft\/" is not a valid IAM path/],
     ['path too long', () => synthRole({ path: `/${'p'.repeat(511)}/` }), /path "\/p+\/" is not a valid IAM path/],
-    ['roleName and generateRoleName together', () => synthRole({ roleName: 'x', generateRoleName: true }),
-      /roleName "x" is set together with generateRoleName: true. Set one of them/],
     ['China partition', () => synthRole({}, { env: { region: 'cn-north-1', account: '111122223333' } }),
       /the stack partition "aws-cn" is not supported: Cloudcraft cannot read AWS accounts in the China regions/],
     ['empty custom document', () => synthRole({ access: CloudcraftAccess.fromPolicyDocument(new iam.PolicyDocument()) }),
@@ -239,8 +237,8 @@ describe('two Cloudcraft roles of one name in one stack', () => {
     const stack = new Stack(app, 'One');
     new CloudcraftRole(stack, 'First', { externalId: EXTERNAL_ID });
     new CloudcraftRole(stack, 'Second', { externalId: EXTERNAL_ID, roleName: 'cloudcraft-2' });
-    new CloudcraftRole(stack, 'Third', { externalId: EXTERNAL_ID, generateRoleName: true });
-    new CloudcraftRole(stack, 'Fourth', { externalId: EXTERNAL_ID, generateRoleName: true });
+    new CloudcraftRole(stack, 'Third', { externalId: EXTERNAL_ID, roleName: PhysicalName.GENERATE_IF_NEEDED });
+    new CloudcraftRole(stack, 'Fourth', { externalId: EXTERNAL_ID, roleName: PhysicalName.GENERATE_IF_NEEDED });
     new CloudcraftRole(new Stack(app, 'Two'), 'First', { externalId: EXTERNAL_ID });
     expect(Object.keys(Template.fromStack(stack).findResources('AWS::IAM::Role'))).toHaveLength(4);
   });

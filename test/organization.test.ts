@@ -3,7 +3,7 @@
  * template it deploys (the Cloudcraft role only). The key's confinement is checked with an IAM policy engine.
  */
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, PhysicalName, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -321,7 +321,7 @@ describe('validation', () => {
     [{ failureTolerancePercentage: 101 }, /failureTolerancePercentage 101 is not a whole percentage/],
     [{ accountNaming: CloudcraftAccountNaming.fromPattern('prod') }, /has none of \{alias\}, \{name\} and \{accountId\}/],
     [{ accountNaming: CloudcraftAccountNaming.fromAlias() }, /uses \{alias\}, which the registrar cannot read/],
-    [{ generateRoleName: true }, /generateRoleName true cannot be used in an Organization/],
+    [{ roleName: PhysicalName.GENERATE_IF_NEEDED }, /roleName "\(a generated or deploy-time name\)" cannot be used in an Organization/],
     [{ homeRegion: 'europe' }, /homeRegion "europe" is not an AWS region/],
     [{ verificationRegion: 'us-east' }, /verificationRegion "us-east" is not an AWS region/],
     [{ readAccessTeams: ['team/abc'] }, /readAccessTeams "team\/abc" is not a Cloudcraft team ID/],

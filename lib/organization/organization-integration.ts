@@ -414,9 +414,9 @@ export class CloudcraftOrganizationIntegration extends Construct {
 
     // This account's own role (StackSets never deploy to the management account).
     const includeThisAccount = props.includeThisAccount ?? true;
-    if (props.generateRoleName) {
-      throw new CloudcraftValidationError(this, 'generateRoleName', true, 'cannot be used in an Organization: the registrar finds each account\'s role by its name',
-        'Leave generateRoleName out and give roleName (or keep the default "cloudcraft").');
+    if (props.roleName !== undefined && Token.isUnresolved(props.roleName)) {
+      throw new CloudcraftValidationError(this, 'roleName', '(a generated or deploy-time name)', 'cannot be used in an Organization: the registrar finds each account\'s role by its name',
+        'Give a plain roleName (or keep the default "cloudcraft").');
     }
     if (includeThisAccount) {
       this.thisAccountRole = new CloudcraftRole(this, 'ThisAccountRole', { ...props, externalId, cloudcraftAwsAccountId });

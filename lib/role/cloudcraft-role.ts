@@ -31,19 +31,13 @@ export interface CloudcraftRoleOptions {
   readonly cloudcraftAwsAccountId?: string;
 
   /**
-   * The role name. IAM role names are unique in an account, so the default also keeps a second copy of the
-   * role (another stack, another region) from being created by mistake.
+   * The role name, or `PhysicalName.GENERATE_IF_NEEDED` to let CloudFormation generate one (as for any CDK
+   * resource). IAM role names are unique in an account, so the default also keeps a second copy of the role
+   * (another stack, another region) from being created by mistake.
    *
-   * @default 'cloudcraft' - the name Cloudcraft's console suggests; see `generateRoleName`
+   * @default 'cloudcraft' - the name Cloudcraft's console suggests
    */
   readonly roleName?: string;
-
-  /**
-   * Let CloudFormation generate a unique role name instead of using `roleName`. Cannot be combined with `roleName`.
-   *
-   * @default false
-   */
-  readonly generateRoleName?: boolean;
 
   /**
    * The IAM path of the role.
@@ -118,11 +112,7 @@ export class CloudcraftRole extends Construct {
     validatePartition(this);
     validateExternalId(this, 'externalId', props.externalId);
     validateAccountId(this, 'cloudcraftAwsAccountId', cloudcraftAccountId);
-    if (props.generateRoleName && props.roleName !== undefined) {
-      throw new CloudcraftValidationError(this, 'roleName', props.roleName, 'is set together with generateRoleName: true',
-        'Set one of them: roleName for a fixed name, or generateRoleName: true for a name CloudFormation generates.');
-    }
-    const roleName = props.generateRoleName ? undefined : (props.roleName ?? 'cloudcraft');
+    const roleName = props.roleName ?? 'cloudcraft';
     validateRoleName(this, 'roleName', roleName);
     validateRolePath(this, 'path', props.path);
     if (roleName !== undefined && !Token.isUnresolved(roleName)) {
@@ -133,7 +123,7 @@ export class CloudcraftRole extends Construct {
       if (other !== undefined) {
         throw new CloudcraftValidationError(this, 'roleName', roleName,
           `is already the name of the Cloudcraft role ${other} in this stack, and IAM role names are unique in an account`,
-          'Give one of them another roleName (or generateRoleName: true); a CloudcraftOrganizationIntegration already connects its own account, so set includeThisAccount: false there or drop the other integration.');
+          'Give one of them another roleName (or PhysicalName.GENERATE_IF_NEEDED); a CloudcraftOrganizationIntegration already connects its own account, so set includeThisAccount: false there or drop the other integration.');
       }
       named.set(roleName, this.node.path);
     }
