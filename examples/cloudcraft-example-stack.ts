@@ -1,7 +1,7 @@
 import { CfnOutput, CfnParameter, Stack, StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CloudcraftAccess, CloudcraftApiKey, CloudcraftIntegration } from '../lib';
+import { CloudcraftAccess, CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration } from '../lib';
 
 export interface CloudcraftExampleStackProps extends StackProps {
   /**
@@ -39,7 +39,7 @@ export class CloudcraftExampleStack extends Stack {
     const secret = secretsmanager.Secret.fromSecretNameV2(this, 'ApiKeySecret', props.apiKeySecretName ?? 'cloudcraft/api-key');
     const cloudcraft = new CloudcraftIntegration(this, 'Cloudcraft', {
       apiKey: CloudcraftApiKey.fromSecret(secret),
-      accountName: accountName.valueAsString,
+      accountName: CloudcraftAccountName.of(accountName.valueAsString),
       access: props.access,
     });
 

@@ -4,13 +4,13 @@
 import { App, SecretValue, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { CloudcraftApiKey, CloudcraftIntegration } from '../lib';
+import { CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration } from '../lib';
 
 const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
 
 function withSecret(make: (stack: Stack) => secretsmanager.ISecret): Annotations {
   const stack = new Stack(new App(), 'Keys');
-  new CloudcraftIntegration(stack, 'Cloudcraft', { apiKey: CloudcraftApiKey.fromSecret(make(stack)), accountName: 'production', externalId: EXTERNAL_ID });
+  new CloudcraftIntegration(stack, 'Cloudcraft', { apiKey: CloudcraftApiKey.fromSecret(make(stack)), accountName: CloudcraftAccountName.of('production'), externalId: EXTERNAL_ID });
   return Annotations.fromStack(stack);
 }
 

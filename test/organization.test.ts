@@ -13,7 +13,7 @@ import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Ch
 import { resolveCfn } from './helpers';
 import { CloudcraftOrganizationExampleStack } from '../examples/cloudcraft-organization-example-stack';
 import {
-  CloudcraftAccess, CloudcraftAccountFilter, CloudcraftAccountNaming, CloudcraftApiKey, CloudcraftOrganizationIntegration,
+  CloudcraftAccess, CloudcraftAccountFilter, CloudcraftAccountName, CloudcraftApiKey, CloudcraftOrganizationIntegration,
   CloudcraftOrganizationIntegrationProps,
 } from '../lib';
 import { addMemberStack } from '../lib/organization/member-template';
@@ -319,8 +319,9 @@ describe('validation', () => {
     [{ organizationalUnitIds: ['engineering'] }, /organizationalUnitIds "engineering" is not an OU or root ID/],
     [{ maxConcurrentPercentage: 0 }, /maxConcurrentPercentage 0 is not a whole percentage from 1 to 100/],
     [{ failureTolerancePercentage: 101 }, /failureTolerancePercentage 101 is not a whole percentage/],
-    [{ accountNaming: CloudcraftAccountNaming.fromPattern('prod') }, /has none of \{alias\}, \{name\} and \{accountId\}/],
-    [{ accountNaming: CloudcraftAccountNaming.fromAlias() }, /uses \{alias\}, which the registrar cannot read/],
+    [{ accountName: CloudcraftAccountName.fromPattern('prod') }, /has none of \{alias\}, \{name\} and \{accountId\}/],
+    [{ accountName: CloudcraftAccountName.fromAlias() }, /uses \{alias\}, which the registrar cannot read/],
+    [{ accountName: CloudcraftAccountName.of('prod') }, /accountName "prod" is one fixed name, which every account of the Organization would get/],
     [{ roleName: PhysicalName.GENERATE_IF_NEEDED }, /roleName "\(a generated or deploy-time name\)" cannot be used in an Organization/],
     [{ homeRegion: 'europe' }, /homeRegion "europe" is not an AWS region/],
     [{ verificationRegion: 'us-east' }, /verificationRegion "us-east" is not an AWS region/],

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { EXTERNAL_ID, onlyResource } from './helpers';
-import { CloudcraftAccountNaming, CloudcraftApiKey, CloudcraftIntegration, CloudcraftRegistration, CloudcraftRole } from '../lib';
+import { CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration, CloudcraftRegistration, CloudcraftRole } from '../lib';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:cloudcraft/api-key-AbCdEf';
 
@@ -21,7 +21,7 @@ function secretKey(scope: Stack, options: { encryptionKey?: kms.IKey; jsonField?
 describe('CloudcraftIntegration', () => {
   test('without externalId: reads iamParameters at deploy time and feeds it to the trust policy', () => {
     const s = stack();
-    const integration = new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: 'production' });
+    const integration = new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.of('production') });
     const t = Template.fromStack(s);
     const params = onlyResource(t, 'Custom::CloudcraftIamParameters');
     const roles = t.findResources('AWS::IAM::Role', { Properties: { RoleName: 'cloudcraft' } });
@@ -35,7 +35,7 @@ describe('CloudcraftIntegration', () => {
 
   test('with externalId: no iamParameters resource; Cloudcraft\'s default account is trusted', () => {
     const s = stack();
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: 'production', externalId: EXTERNAL_ID });
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.of('production'), externalId: EXTERNAL_ID });
     const t = Template.fromStack(s);
     t.resourceCountIs('Custom::CloudcraftIamParameters', 0);
     t.hasResourceProperties('AWS::IAM::Role', {
@@ -48,7 +48,7 @@ describe('CloudcraftIntegration', () => {
     const s = stack();
     new CloudcraftIntegration(s, 'Cloudcraft', {
       apiKey: secretKey(s, { jsonField: 'key' }),
-      accountName: 'production',
+      accountName: CloudcraftAccountName.of('production'),
       externalId: EXTERNAL_ID,
       readAccessTeams: ['team-a'],
       writeAccessTeams: ['team-b'],
@@ -83,7 +83,7 @@ describe('CloudcraftIntegration', () => {
 
   test('the registration waits for the role and its policies', () => {
     const s = stack();
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: 'p', externalId: EXTERNAL_ID });
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.of('p'), externalId: EXTERNAL_ID });
     const t = Template.fromStack(s).toJSON();
     const [id] = Object.keys(t.Resources).filter(k => t.Resources[k].Type === 'Custom::CloudcraftRegistration');
     const roleId = Object.keys(t.Resources).find(k => t.Resources[k].Properties?.RoleName === 'cloudcraft');
@@ -95,8 +95,8 @@ describe('the handler function', () => {
   test('one per stack, however many Cloudcraft resources; Node.js 24, inline code, explicit log group', () => {
     const s = stack();
     const key = secretKey(s);
-    new CloudcraftIntegration(s, 'A', { apiKey: key, accountName: 'a', roleName: 'cloudcraft-a' });
-    new CloudcraftIntegration(s, 'B', { apiKey: key, accountName: 'b', roleName: 'cloudcraft-b' });
+    new CloudcraftIntegration(s, 'A', { apiKey: key, accountName: CloudcraftAccountName.of('a'), roleName: 'cloudcraft-a' });
+    new CloudcraftIntegration(s, 'B', { apiKey: key, accountName: CloudcraftAccountName.of('b'), roleName: 'cloudcraft-b' });
     const t = Template.fromStack(s);
     t.resourceCountIs('AWS::Lambda::Function', 1);
     t.resourceCountIs('Custom::CloudcraftRegistration', 2);
@@ -116,7 +116,7 @@ describe('the handler function', () => {
 
   test('its role: only the key and its own log group, in a customer managed policy; no AWSLambdaBasicExecutionRole', () => {
     const s = stack();
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: 'p', externalId: EXTERNAL_ID });
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.of('p'), externalId: EXTERNAL_ID });
     const t = Template.fromStack(s);
     const fnRoleId = onlyResource(t, 'AWS::Lambda::Function').Properties.Role['Fn::GetAtt'][0];
     const fnRole = t.toJSON().Resources[fnRoleId].Properties;
@@ -135,7 +135,7 @@ describe('the handler function', () => {
   test('a customer managed KMS key of the secret: kms:Decrypt for the handler', () => {
     const s = stack();
     const key = kms.Key.fromKeyArn(s, 'Cmk', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab');
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s, { encryptionKey: key }), accountName: 'p', externalId: EXTERNAL_ID });
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s, { encryptionKey: key }), accountName: CloudcraftAccountName.of('p'), externalId: EXTERNAL_ID });
     const text = JSON.stringify(Template.fromStack(s).findResources('AWS::IAM::ManagedPolicy'));
     expect(text).toContain('kms:Decrypt');
     expect(text).toContain('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab');
@@ -145,7 +145,7 @@ describe('the handler function', () => {
     const s = stack();
     const key = kms.Key.fromKeyArn(s, 'Cmk', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab');
     const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(s, 'Param', { parameterName: '/cloudcraft/api-key', encryptionKey: key });
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: CloudcraftApiKey.fromSecureStringParameter(parameter), accountName: 'p', externalId: EXTERNAL_ID });
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: CloudcraftApiKey.fromSecureStringParameter(parameter), accountName: CloudcraftAccountName.of('p'), externalId: EXTERNAL_ID });
     const t = Template.fromStack(s);
     const registration = onlyResource(t, 'Custom::CloudcraftRegistration').Properties;
     expect(registration.ApiKeySource).toBe('ssm');
@@ -159,7 +159,7 @@ describe('the handler function', () => {
 describe('account naming', () => {
   test('fromAlias: the pattern goes to the handler, which may read the alias (iam:ListAccountAliases, acknowledged)', () => {
     const s = stack();
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountNaming: CloudcraftAccountNaming.fromAlias(), externalId: EXTERNAL_ID });
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.fromAlias(), externalId: EXTERNAL_ID });
     const t = Template.fromStack(s);
     const properties = onlyResource(t, 'Custom::CloudcraftRegistration').Properties;
     expect(properties.AccountNamePattern).toBe('{alias}');
@@ -169,7 +169,7 @@ describe('account naming', () => {
 
   test('{accountId} alone needs no alias permission', () => {
     const s = stack();
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountNaming: CloudcraftAccountNaming.fromPattern('aws-{accountId}'), externalId: EXTERNAL_ID });
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.fromPattern('aws-{accountId}'), externalId: EXTERNAL_ID });
     expect(JSON.stringify(Template.fromStack(s).findResources('AWS::IAM::ManagedPolicy'))).not.toContain('iam:ListAccountAliases');
   });
 });
@@ -178,7 +178,7 @@ describe('CloudcraftRegistration of an existing role', () => {
   test('registers a role made elsewhere (by interface)', () => {
     const s = stack();
     const role = iam.Role.fromRoleArn(s, 'Existing', 'arn:aws:iam::111122223333:role/existing-cloudcraft');
-    const registration = new CloudcraftRegistration(s, 'Reg', { role, apiKey: secretKey(s), accountName: 'legacy' });
+    const registration = new CloudcraftRegistration(s, 'Reg', { role, apiKey: secretKey(s), accountName: CloudcraftAccountName.of('legacy') });
     const t = Template.fromStack(s);
     expect(onlyResource(t, 'Custom::CloudcraftRegistration').Properties.RoleArn).toBe('arn:aws:iam::111122223333:role/existing-cloudcraft');
     expect(registration.roleArn).toBe('arn:aws:iam::111122223333:role/existing-cloudcraft');
@@ -187,7 +187,7 @@ describe('CloudcraftRegistration of an existing role', () => {
   test('composes with CloudcraftRole', () => {
     const s = stack();
     const role = new CloudcraftRole(s, 'Role', { externalId: EXTERNAL_ID });
-    new CloudcraftRegistration(s, 'Reg', { role: role.role, apiKey: secretKey(s), accountName: 'p' });
+    new CloudcraftRegistration(s, 'Reg', { role: role.role, apiKey: secretKey(s), accountName: CloudcraftAccountName.of('p') });
     Template.fromStack(s).resourceCountIs('Custom::CloudcraftRegistration', 1);
   });
 });
@@ -195,24 +195,24 @@ describe('CloudcraftRegistration of an existing role', () => {
 describe('validation', () => {
   const make = (over: Record<string, unknown>) => () => {
     const s = stack();
-    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: 'p', externalId: EXTERNAL_ID, ...over } as any);
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.of('p'), externalId: EXTERNAL_ID, ...over } as any);
   };
 
   test.each([
     ['apiUrl not https', { apiUrl: 'http://api.cloudcraft.co' }, /apiUrl "http:\/\/api.cloudcraft.co" is not an https:\/\/ URL. Leave it out for https:\/\/api.cloudcraft.co/],
-    ['empty account name', { accountName: '  ' }, /accountName "  " is empty/],
+    ['empty account name', { accountName: CloudcraftAccountName.of('  ') }, /accountName "  " is empty/],
     ['team with prefix', { readAccessTeams: ['team/abc'] }, /readAccessTeams "team\/abc" is not a Cloudcraft team ID. Give the bare team ID/],
     ['bad write team', { writeAccessTeams: ['a b'] }, /writeAccessTeams "a b" is not a Cloudcraft team ID/],
     ['bad region', { verificationRegion: 'europe' }, /verificationRegion "europe" is not an AWS region Cloudcraft can use/],
     ['China region', { verificationRegion: 'cn-north-1' }, /verificationRegion "cn-north-1"/],
     ['snapshot removal', { removalPolicy: RemovalPolicy.SNAPSHOT }, /removalPolicy "snapshot" is not supported. Use RemovalPolicy.DESTROY/],
     ['role options still validated', { roleName: 'a/b' }, /roleName "a\/b" has characters IAM does not allow/],
-    ['neither accountName nor accountNaming', { accountName: undefined }, /accountName null is missing, and so is accountNaming/],
-    ['both accountName and accountNaming', { accountNaming: CloudcraftAccountNaming.fromAlias() }, /accountName "p" is given together with accountNaming/],
-    ['a names map with a bad account ID', { accountName: undefined, accountNaming: CloudcraftAccountNaming.fromAlias({ names: { 12345: 'x' } }) },
-      /accountNaming names \{"12345":"x"\} is not a 12-digit account ID/],
-    ['a name from AWS Organizations in one account', { accountName: undefined, accountNaming: CloudcraftAccountNaming.fromOrganizationName() },
-      /accountNaming "\{name\}" uses \{name\}, the account's name in AWS Organizations, which only the Organization registrar reads. Use \{alias\}/],
+    ['no account name', { accountName: undefined }, /accountName null is missing. Give CloudcraftAccountName.of/],
+    ['a names map with a bad account ID', { accountName: CloudcraftAccountName.fromAlias({ names: { 12345: 'x' } }) },
+      /accountName names \{"12345":"x"\} is not a 12-digit account ID/],
+    ['a pattern without a placeholder', { accountName: CloudcraftAccountName.fromPattern('prod') }, /accountName pattern "prod" has none of \{alias\}, \{name\} and \{accountId\}/],
+    ['a name from AWS Organizations in one account', { accountName: CloudcraftAccountName.fromOrganizationName() },
+      /accountName "\{name\}" uses \{name\}, the account's name in AWS Organizations, which only the Organization registrar reads. Use \{alias\}/],
   ])('%s', (_name, over, message) => {
     expect(make(over)).toThrow(message);
   });

@@ -27,7 +27,7 @@ const bareRole = stack => new iam.Role(stack, 'Role', {
 const builders = {
   cloudcraft: (stack, i) => new lib.CloudcraftIntegration(stack, 'Cloudcraft', {
     apiKey: lib.CloudcraftApiKey.fromSecret(secretOf(stack)),
-    accountName: `account-${i}`,
+    accountName: lib.CloudcraftAccountName.of(`account-${i}`),
   }),
   bareRole,
   providerFramework: (stack, i) => {

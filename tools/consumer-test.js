@@ -23,7 +23,7 @@ const APP = `
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
-import { CloudcraftAccess, CloudcraftApiKey, CloudcraftIntegration, CloudcraftOrganizationIntegration } from 'cdk-cloudcraft';
+import { CloudcraftAccess, CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration, CloudcraftOrganizationIntegration } from 'cdk-cloudcraft';
 
 const app = new App();
 Validations.of(app).addPlugins(new AwsSolutionsChecks(), new NIST80053R5Checks(), new HIPAASecurityChecks(), new PCIDSS321Checks(), new ServerlessChecks());
@@ -31,7 +31,7 @@ Validations.of(app).addPlugins(new AwsSolutionsChecks(), new NIST80053R5Checks()
 const single = new Stack(app, 'Single', { env: { region: 'eu-west-1' } });
 new CloudcraftIntegration(single, 'Cloudcraft', {
   apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(single, 'Key', 'cloudcraft/api-key')),
-  accountName: 'production',
+  accountName: CloudcraftAccountName.of('production'),
 });
 
 const organization = new Stack(app, 'Organization', { env: { account: '111122223333', region: 'us-east-1' } });

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, CfnParameter, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { CloudcraftApiKey, CloudcraftIntegration } from '../lib';
+import { CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration } from '../lib';
 import { buildMemberTemplate } from '../lib/organization/member-template';
 import { acknowledge } from '../lib/private/acknowledge';
 
@@ -37,7 +37,7 @@ export function buildIntegrationTemplate(): Record<string, any> {
   const accountName = new CfnParameter(stack, 'AccountName', { type: 'String', description: 'The account\'s name in Cloudcraft', minLength: 1 }).valueAsString;
   new CloudcraftIntegration(stack, 'Cloudcraft', {
     apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', secretArn)),
-    accountName,
+    accountName: CloudcraftAccountName.of(accountName),
   });
   return app.synth().getStackByName(stack.stackName).template;
 }

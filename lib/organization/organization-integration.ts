@@ -13,7 +13,7 @@ import { buildMemberTemplate, MEMBER_PARAMETERS, MemberParameter } from './membe
 import { acknowledge } from '../private/acknowledge';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateApiUrl, validateRegion } from '../private/validate';
-import { CloudcraftAccountNaming } from '../registration/account-naming';
+import { CloudcraftAccountName } from '../registration/account-name';
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftRole, CloudcraftRoleOptions } from '../role/cloudcraft-role';
 
@@ -120,9 +120,9 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
    * How each account is named in Cloudcraft: a pattern of `{name}` (the account's name in AWS Organizations) and
    * `{accountId}`, with names by account ID that take precedence.
    *
-   * @default CloudcraftAccountNaming.fromOrganizationName()
+   * @default CloudcraftAccountName.fromOrganizationName()
    */
-  readonly accountNaming?: CloudcraftAccountNaming;
+  readonly accountName?: CloudcraftAccountName;
 
   /**
    * Team access by organizational unit (`ou-...` to access): an account gets the access of the nearest OU above it
@@ -289,9 +289,13 @@ export class CloudcraftOrganizationIntegration extends Construct {
         throw new CloudcraftValidationError(this, prop, value, `is not a whole percentage from ${min} to 100`, `Give a whole number from ${min} to 100.`);
       }
     }
-    const naming = (props.accountNaming ?? CloudcraftAccountNaming.fromOrganizationName())._bind(this);
+    const naming = (props.accountName ?? CloudcraftAccountName.fromOrganizationName())._bind(this);
+    if (naming.fixed !== undefined) {
+      throw new CloudcraftValidationError(this, 'accountName', naming.fixed, 'is one fixed name, which every account of the Organization would get',
+        'Use CloudcraftAccountName.fromOrganizationName() or fromPattern(\'{name} ({accountId})\', { names: { ... } }).');
+    }
     if (naming.needsAlias) {
-      throw new CloudcraftValidationError(this, 'accountNaming', naming.pattern, 'uses {alias}, which the registrar cannot read (it would need to sign in to every account)',
+      throw new CloudcraftValidationError(this, 'accountName', naming.pattern, 'uses {alias}, which the registrar cannot read (it would need to sign in to every account)',
         'Use {name} (the account\'s name in AWS Organizations) and {accountId}, or names by account ID.');
     }
     const graceMs = (props.deregistrationGracePeriod ?? Duration.days(1)).toMilliseconds();
@@ -354,7 +358,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       targets: props.organizationalUnitIds,
       ...(props.accountFilter ? { accountFilter: props.accountFilter._bind() } : {}),
       role: { partition: Aws.PARTITION, path: props.path ?? '/', name: props.roleName ?? 'cloudcraft' },
-      naming: { pattern: naming.pattern, names: naming.names },
+      naming: { pattern: naming.pattern!, names: naming.names },
       access: {
         read: teamIds(this, 'readAccessTeams', props.readAccessTeams) ?? null,
         write: teamIds(this, 'writeAccessTeams', props.writeAccessTeams) ?? null,

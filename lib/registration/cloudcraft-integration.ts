@@ -24,11 +24,11 @@ export interface CloudcraftIntegrationProps extends CloudcraftRoleOptions, Cloud
  *
  * @example
  * import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
- * import { CloudcraftApiKey, CloudcraftIntegration } from 'cdk-cloudcraft';
+ * import { CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration } from 'cdk-cloudcraft';
  *
  * new CloudcraftIntegration(this, 'Cloudcraft', {
  *   apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(this, 'Key', 'cloudcraft/api-key')),
- *   accountName: 'production',
+ *   accountName: CloudcraftAccountName.of('production'),
  * });
  */
 export class CloudcraftIntegration extends Construct {

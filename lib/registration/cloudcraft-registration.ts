@@ -1,7 +1,7 @@
 import { CustomResource, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { CloudcraftAccountNaming } from './account-naming';
+import { CloudcraftAccountName } from './account-name';
 import { CloudcraftApiKey } from './api-key';
 import { REGISTRATION_TYPE } from './handler/properties';
 import { CloudcraftHandler, cloudcraftResource } from './handler-function';
@@ -74,20 +74,10 @@ export interface CloudcraftRegistrationSettings {
  */
 export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions, CloudcraftRegistrationSettings {
   /**
-   * The account's name in Cloudcraft. Give this or `accountNaming`.
-   *
-   * @default - named by `accountNaming`
+   * The account's name in Cloudcraft: `CloudcraftAccountName.of('production')`, or worked out at deploy time
+   * (`fromAlias()`, `fromPattern('aws/{alias}')`).
    */
-  readonly accountName?: string;
-
-  /**
-   * How to name the account when the name is worked out at deploy time (from its alias or ID). Give this or
-   * `accountName`.
-   *
-   * @default - the fixed `accountName`
-   */
-  readonly accountNaming?: CloudcraftAccountNaming;
-
+  readonly accountName: CloudcraftAccountName;
 }
 
 /**
@@ -136,22 +126,18 @@ export class CloudcraftRegistration extends Construct {
   constructor(scope: Construct, id: string, props: CloudcraftRegistrationProps) {
     super(scope, id);
 
-    if ((props.accountName === undefined) === (props.accountNaming === undefined)) {
-      throw new CloudcraftValidationError(this, 'accountName', props.accountName ?? null,
-        props.accountName === undefined ? 'is missing, and so is accountNaming' : 'is given together with accountNaming',
-        'Give either accountName (a fixed name) or accountNaming (a name from the account\'s alias or ID).');
+    if (!props.accountName) {
+      throw new CloudcraftValidationError(this, 'accountName', null, 'is missing',
+        'Give CloudcraftAccountName.of(\'<name>\') for a fixed name, or CloudcraftAccountName.fromAlias() for the account\'s alias.');
     }
-    if (props.accountName !== undefined && !Token.isUnresolved(props.accountName) && props.accountName.trim() === '') {
-      throw new CloudcraftValidationError(this, 'accountName', props.accountName, 'is empty', 'Give the name the account should have in Cloudcraft.');
-    }
-    const naming = props.accountNaming?._bind(this);
+    const naming = props.accountName._bind(this);
     validateTeams(this, 'readAccessTeams', props.readAccessTeams);
     validateTeams(this, 'writeAccessTeams', props.writeAccessTeams);
     validateRegion(this, 'verificationRegion', props.verificationRegion,
       'Give a region name such as "eu-west-1" that your SCPs allow, or leave it out for us-east-1.');
-    if (naming?.needsOrganizationName) {
-      throw new CloudcraftValidationError(this, 'accountNaming', naming.pattern, 'uses {name}, the account\'s name in AWS Organizations, which only the Organization registrar reads',
-        'Use {alias} or {accountId}, or give accountName.');
+    if (naming.needsOrganizationName) {
+      throw new CloudcraftValidationError(this, 'accountName', naming.pattern, 'uses {name}, the account\'s name in AWS Organizations, which only the Organization registrar reads',
+        'Use {alias} or {accountId}, or CloudcraftAccountName.of(...) for a fixed name.');
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     if (removalPolicy !== RemovalPolicy.DESTROY && removalPolicy !== RemovalPolicy.RETAIN) {
@@ -160,9 +146,9 @@ export class CloudcraftRegistration extends Construct {
     }
 
     this.resource = cloudcraftResource(this, REGISTRATION_TYPE, props, {
-      AccountName: props.accountName,
-      AccountNamePattern: naming?.pattern,
-      AccountNames: naming && Object.keys(naming.names).length > 0 ? Stack.of(this).toJsonString(naming.names) : undefined,
+      AccountName: naming.fixed,
+      AccountNamePattern: naming.pattern,
+      AccountNames: Object.keys(naming.names).length > 0 ? Stack.of(this).toJsonString(naming.names) : undefined,
       RoleArn: props.role.roleArn,
       Region: props.verificationRegion,
       ReadAccess: props.readAccessTeams,
@@ -171,7 +157,7 @@ export class CloudcraftRegistration extends Construct {
       RemoveAdopted: String(props.removeAdoptedRegistration ?? false),
       ExternalId: props.externalId,
     });
-    if (naming?.needsAlias) CloudcraftHandler.of(this).allowReadingAccountAlias();
+    if (naming.needsAlias) CloudcraftHandler.of(this).allowReadingAccountAlias();
     // The role (with its policies) and the function's permissions exist before Cloudcraft is asked to verify it.
     this.resource.node.addDependency(props.role);
 

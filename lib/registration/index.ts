@@ -2,4 +2,4 @@ export * from './api-key';
 export * from './cloudcraft-registration';
 export * from './cloudcraft-iam-parameters';
 export * from './cloudcraft-integration';
-export * from './account-naming';
+export * from './account-name';
