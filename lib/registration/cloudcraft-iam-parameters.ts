@@ -4,11 +4,6 @@ import { IAM_PARAMETERS_TYPE } from './handler/properties';
 import { cloudcraftResource } from './handler-function';
 
 /**
- * Properties of `CloudcraftIamParameters`.
- */
-export interface CloudcraftIamParametersProps extends CloudcraftApiOptions {}
-
-/**
  * Reads, at deploy time, the external ID of the user who owns the API key and the AWS account Cloudcraft assumes
  * roles from (GET /aws/account/iamParameters), for use in a trust policy.
  */
@@ -18,7 +13,7 @@ export class CloudcraftIamParameters extends Construct {
   /** The AWS account ID Cloudcraft assumes roles from. */
   public readonly cloudcraftAwsAccountId: string;
 
-  constructor(scope: Construct, id: string, props: CloudcraftIamParametersProps) {
+  constructor(scope: Construct, id: string, props: CloudcraftApiOptions) {
     super(scope, id);
     const resource = cloudcraftResource(this, IAM_PARAMETERS_TYPE, props, {});
     this.externalId = resource.getAttString('ExternalId');
