@@ -25,10 +25,15 @@ export interface CloudcraftApiOptions {
 }
 
 /**
- * How a registration behaves in Cloudcraft: team access, verification region, removal. Shared by the
- * single-account and the Organization constructs.
+ * Options of a Cloudcraft registration, shared by every construct that registers one account.
  */
-export interface CloudcraftRegistrationSettings {
+export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions {
+  /**
+   * The account's name in Cloudcraft: `CloudcraftAccountName.of('production')`, or worked out at deploy time
+   * (`fromAlias()`, `fromPattern('aws/{alias}')`).
+   */
+  readonly accountName: CloudcraftAccountName;
+
   /**
    * Cloudcraft teams that may read the account's diagrams (team IDs, from GET /team).
    *
@@ -70,17 +75,6 @@ export interface CloudcraftRegistrationSettings {
 }
 
 /**
- * Options of a Cloudcraft registration, shared by every construct that registers one account.
- */
-export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions, CloudcraftRegistrationSettings {
-  /**
-   * The account's name in Cloudcraft: `CloudcraftAccountName.of('production')`, or worked out at deploy time
-   * (`fromAlias()`, `fromPattern('aws/{alias}')`).
-   */
-  readonly accountName: CloudcraftAccountName;
-}
-
-/**
  * Properties of `CloudcraftRegistration`.
  */
 export interface CloudcraftRegistrationProps extends CloudcraftRegistrationOptions {
@@ -90,7 +84,7 @@ export interface CloudcraftRegistrationProps extends CloudcraftRegistrationOptio
   readonly role: iam.IRole;
 
   /**
-   * The external ID the role trusts (`CloudcraftRole.externalId`). A registration of the role that already exists
+   * The external ID the role trusts. A registration of the role that already exists
    * in Cloudcraft with another external ID (another Cloudcraft user's) cannot work: with this given, the deployment
    * fails with that reason instead of adopting it.
    *
@@ -118,8 +112,6 @@ function validateTeams(scope: Construct, prop: string, teams: string[] | undefin
 export class CloudcraftRegistration extends Construct {
   /** The ID of the AWS account in Cloudcraft. */
   public readonly registrationId: string;
-  /** The ARN of the registered role. */
-  public readonly roleArn: string;
   /** The custom resource. */
   public readonly resource: CustomResource;
 
@@ -162,6 +154,5 @@ export class CloudcraftRegistration extends Construct {
     this.resource.node.addDependency(props.role);
 
     this.registrationId = this.resource.getAttString('RegistrationId');
-    this.roleArn = props.role.roleArn;
   }
 }

@@ -100,10 +100,6 @@ export class CloudcraftRole extends Construct {
   public readonly roleArn: string;
   /** The name of the role. */
   public readonly roleName: string;
-  /** The external ID the trust policy requires. */
-  public readonly externalId: string;
-  /** The access the role grants. */
-  public readonly access: CloudcraftAccess;
 
   constructor(scope: Construct, id: string, props: CloudcraftRoleProps) {
     super(scope, id);
@@ -128,14 +124,14 @@ export class CloudcraftRole extends Construct {
       named.set(roleName, this.node.path);
     }
 
-    this.access = props.access ?? CloudcraftAccess.readOnlyAccess();
-    const binding = this.access._bind(this);
+    const access = props.access ?? CloudcraftAccess.readOnlyAccess();
+    const binding = access._bind(this);
 
     const accountText = Token.isUnresolved(cloudcraftAccountId) ? 'Cloudcraft\'s AWS account' : `Cloudcraft's AWS account ${cloudcraftAccountId}`;
     const role = new iam.Role(this, 'Role', {
       roleName,
       path: props.path,
-      description: props.description ?? `Assumed by ${accountText} to draw diagrams of this account (${this.access.description}). Managed by cdk-cloudcraft.`,
+      description: props.description ?? `Assumed by ${accountText} to draw diagrams of this account (${access.description}). Managed by cdk-cloudcraft.`,
       // AccountPrincipal renders arn:${AWS::Partition}:iam::<account>:root; externalIds adds StringEquals sts:ExternalId.
       assumedBy: new iam.AccountPrincipal(cloudcraftAccountId),
       externalIds: [props.externalId],
@@ -148,6 +144,5 @@ export class CloudcraftRole extends Construct {
     this.role = role;
     this.roleArn = role.roleArn;
     this.roleName = role.roleName;
-    this.externalId = props.externalId;
   }
 }
