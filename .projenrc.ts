@@ -134,6 +134,12 @@ const memberTemplate = project.addTask('member-template', {
 });
 project.postCompileTask.spawn(memberTemplate);
 
+// The generated parts of docs/ (the denied-actions table; docs/performance.md is written by the full bench).
+project.addTask('docs', {
+  description: 'Write the generated parts of docs/ from the code (test/docs.test.ts fails when they are out of date)',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json tools/docs.ts',
+});
+
 // The example app under examples/ synthesizes offline, without AWS credentials.
 const synthExample = project.addTask('synth:example', {
   description: 'Synthesize the example app in examples/ to examples/cdk.out (no AWS account needed)',
@@ -186,6 +192,8 @@ const rosetta = project.addTask('rosetta:extract', {
   exec: 'jsii-rosetta extract --strict --compile .jsii',
 });
 project.testTask.spawn(rosetta);
+// The README's cdk-nag sample imports cdk-nag, which the library never depends on: rosetta installs it for samples.
+project.package.addField('jsiiRosetta', { exampleDependencies: { 'cdk-nag': '^3.0.2' } });
 // The packed library in a fresh CDK app outside the repository, on the lowest and the newest aws-cdk-lib.
 const consumer = project.addTask('test:consumer', {
   description: 'Install the packed tarball into fresh CDK apps (lowest and newest aws-cdk-lib) and cdk synth them with cdk-nag',

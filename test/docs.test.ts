@@ -1,0 +1,67 @@
+/**
+ * The user documentation stays true to the code: the README is a guide of at most 15 KB, the generated table of
+ * denied data reads matches the list in code, numbers the README quotes come from the code, every relative link
+ * and anchor resolves, and every standalone template the README names is in assets/.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DENIED_DATA_READS } from '../lib/role/data-read-deny';
+import { ROLE_DOC, withDeniedReads } from '../tools/docs';
+
+const ROOT = path.join(__dirname, '..');
+const read = (file: string): string => fs.readFileSync(path.join(ROOT, file), 'utf8');
+const DOCS = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter(f => f.endsWith('.md')).map(f => `docs/${f}`)];
+
+/** GitHub's heading anchors: lowercase, punctuation dropped, spaces to hyphens; plus explicit HTML ids. */
+function anchors(markdown: string): Set<string> {
+  const found = new Set<string>();
+  for (const line of markdown.split('\n')) {
+    const heading = /^#{1,6}\s+(.*)$/.exec(line);
+    if (heading) found.add(heading[1].replace(/<[^>]*>/g, '').trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'));
+    for (const id of line.matchAll(/\bid="([^"]+)"/g)) found.add(id[1]);
+  }
+  return found;
+}
+
+test('the README is a user guide of at most 15 KB', () => {
+  expect(Buffer.byteLength(read('README.md'))).toBeLessThanOrEqual(15 * 1024);
+});
+
+test('the README\'s first command is the test command CI runs', () => {
+  const firstCommand = /```sh\n(?:#.*\n)*([^#\n].*)\n/.exec(read('README.md'))![1];
+  expect(firstCommand).toBe('npm ci && npx projen build');
+  expect(read('.ci/run')).toContain('npx projen build');
+});
+
+test('the table of denied data reads in docs/role.md is generated from lib/role/data-read-deny.ts', () => {
+  const doc = fs.readFileSync(ROLE_DOC, 'utf8');
+  // Out of date: run `npx projen docs`.
+  expect(doc).toBe(withDeniedReads(doc));
+  for (const denied of DENIED_DATA_READS) expect(doc).toContain(`| \`${denied.action}\` | ${denied.reason} |`);
+});
+
+test('the number of denied actions the README quotes is the length of the list in code', () => {
+  const quoted = /(\d+) actions denied/.exec(read('README.md'));
+  expect(quoted).not.toBeNull();
+  expect(Number(quoted![1])).toBe(DENIED_DATA_READS.length);
+});
+
+test('every relative link of the README, CONTRIBUTING.md and docs/ resolves, anchors included', () => {
+  const links = DOCS.flatMap(file => [...read(file).matchAll(/\]\(([^)\s]+)\)/g)]
+    .map(m => ({ file, link: m[1] })).filter(l => !/^[a-z]+:/.test(l.link)));
+  expect(links.length).toBeGreaterThan(20);
+  for (const { file, link } of links) {
+    const [target, anchor] = link.split('#');
+    const resolved = target ? path.join(path.dirname(path.join(ROOT, file)), target) : path.join(ROOT, file);
+    expect({ link, exists: fs.existsSync(resolved) }).toEqual({ link, exists: true });
+    if (anchor && resolved.endsWith('.md')) {
+      expect({ link, anchor: anchors(fs.readFileSync(resolved, 'utf8')).has(anchor) }).toEqual({ link, anchor: true });
+    }
+  }
+});
+
+test('every standalone template the docs name is shipped in assets/', () => {
+  const named = new Set(DOCS.flatMap(file => [...read(file).matchAll(/cloudcraft-[a-z]+\.template\.json/g)].map(m => m[0])));
+  expect(named.size).toBeGreaterThanOrEqual(3);
+  for (const template of named) expect({ template, shipped: fs.existsSync(path.join(ROOT, 'assets', template)) }).toEqual({ template, shipped: true });
+});
