@@ -100,7 +100,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '.jsii.tabl.json', '/tsconfig.tsbuildinfo'],
 });
 
-for (const pattern of ['/examples/', '/tools/', '/rosetta/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/cloudcraft-member.template.json', '!/assets/cloudcraft-integration.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+for (const pattern of ['/examples/', '/tools/', '/rosetta/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/cloudcraft-member.template.json', '!/assets/cloudcraft-integration.template.json', '!/assets/cloudcraft-organization.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
   project.npmignore?.exclude(pattern);
 }
 
@@ -126,11 +126,11 @@ bundleHandler.exec(bundle('lib/registration/handler/index.ts', 'assets/registrat
 bundleHandler.exec(bundle('lib/organization/registrar/index.ts', 'assets/registrar.js'));
 project.preCompileTask.spawn(bundleHandler);
 
-// Standalone CloudFormation templates (for users without CDK), shipped in the package: the Organization member
-// template and the single-account integration.
-const memberTemplate = project.addTask('member-template', {
-  description: 'Write the standalone templates: assets/cloudcraft-member.template.json and assets/cloudcraft-integration.template.json',
-  exec: 'ts-node --transpile-only --project tsconfig.dev.json tools/member-template.ts',
+// Standalone CloudFormation templates (for users without CDK), shipped in the package: the single-account
+// integration, the Organization's management side and its member template.
+const memberTemplate = project.addTask('templates', {
+  description: 'Write the standalone templates: assets/cloudcraft-{integration,organization,member}.template.json',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json tools/templates.ts',
 });
 project.postCompileTask.spawn(memberTemplate);
 

@@ -331,11 +331,19 @@ describe('validation', () => {
     expect(() => organization(over as any)).toThrow(message);
   });
 
-  test('a stack without a region needs homeRegion', () => {
+  test('an environment-agnostic stack puts the member stacks in the region it is deployed in', () => {
     const stack = new Stack(new App(), 'Agnostic');
-    expect(() => new CloudcraftOrganizationIntegration(stack, 'C', {
+    new CloudcraftOrganizationIntegration(stack, 'C', {
       apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'S', 'k')), organizationalUnitIds: ['r-ab12'],
-    })).toThrow(/homeRegion .* is not known: the stack has no region. Give homeRegion/);
+    });
+    const template = Template.fromStack(stack);
+    const stackSet = onlyOf(template, 'AWS::CloudFormation::StackSet');
+    expect(stackSet.Properties.StackInstancesGroup[0].Regions).toEqual([{ Ref: 'AWS::Region' }]);
+    expect(stackSet.Properties.Parameters).toContainEqual({ ParameterKey: 'HomeRegion', ParameterValue: { Ref: 'AWS::Region' } });
+    // The registrar's configuration names the same region, resolved by CloudFormation.
+    const config = onlyOf(template, 'AWS::Lambda::Function').Properties.Environment.Variables.CDK_CLOUDCRAFT_REGISTRAR;
+    const deployed = config['Fn::Join'][1].map((part: any) => typeof part === 'string' ? part : part.Ref === 'AWS::Region' ? 'eu-central-1' : 'x').join('');
+    expect(JSON.parse(deployed).homeRegion).toBe('eu-central-1');
   });
 
   test('a delegated administrator with onlyAccounts needs a stack account to leave itself out', () => {

@@ -1,15 +1,16 @@
 /**
  * The standalone CloudFormation templates shipped in the package for users without CDK (written by the build:
- * `npx projen member-template`): what the build wrote is what the constructs make now, and each deploys as a plain
+ * `npx projen templates`): what the build wrote is what the constructs make now, and each deploys as a plain
  * template (no assets, no bootstrap, inline code, under the 51,200-byte limit of a template file).
  */
 import * as fs from 'fs';
 import { App } from 'aws-cdk-lib';
 import { buildMemberTemplate } from '../lib/organization/member-template';
-import { buildIntegrationTemplate, INTEGRATION_TEMPLATE_FILE, MEMBER_TEMPLATE_FILE } from '../tools/member-template';
+import { CONFIG_VARIABLE, parseConfig } from '../lib/organization/registrar/config';
+import { buildIntegrationTemplate, buildOrganizationTemplate, INTEGRATION_TEMPLATE_FILE, MEMBER_TEMPLATE_FILE, ORGANIZATION_TEMPLATE_FILE } from '../tools/templates';
 
 function written(file: string): any {
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run "npx projen member-template" (part of the build)`);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run "npx projen templates" (part of the build)`);
   return { template: JSON.parse(fs.readFileSync(file, 'utf8')), bytes: fs.statSync(file).size };
 }
 
@@ -40,5 +41,63 @@ test('the single-account integration: role, inline handler and registration, wit
   expect(typeof fn.Properties.Code.ZipFile).toBe('string');
   expectPlain(template);
   process.stdout.write(`standalone integration template: ${bytes} bytes\n`);
+  expect(bytes).toBeLessThanOrEqual(51_200);
+});
+
+/** Every Ref names a parameter, a resource or a pseudo parameter, and every GetAtt a resource. */
+function expectClosedReferences(template: any): void {
+  const known = new Set([...Object.keys(template.Parameters ?? {}), ...Object.keys(template.Resources)]);
+  const visit = (node: any): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    if (typeof node.Ref === 'string' && !node.Ref.startsWith('AWS::')) expect({ ref: node.Ref, known: known.has(node.Ref) }).toEqual({ ref: node.Ref, known: true });
+    if (Array.isArray(node['Fn::GetAtt'])) expect({ getAtt: node['Fn::GetAtt'][0], known: known.has(node['Fn::GetAtt'][0]) }).toEqual({ getAtt: node['Fn::GetAtt'][0], known: true });
+    Object.values(node).forEach(visit);
+  };
+  visit(template.Resources);
+}
+
+/** A Fn::Join / Ref value as CloudFormation would resolve it with these parameter values. */
+function resolveWith(node: any, values: Record<string, string | string[]>): any {
+  if (typeof node === 'string') return node;
+  if (node.Ref !== undefined) {
+    if (!(node.Ref in values)) return `<${node.Ref}>`;
+    return values[node.Ref];
+  }
+  if (node['Fn::Join']) {
+    const [sep, parts] = node['Fn::Join'];
+    const resolved = Array.isArray(parts) ? parts.flatMap((p: any) => resolveWith(p, values)) : resolveWith(parts, values);
+    return resolved.join(sep);
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(node)}`);
+}
+
+test('the Organization template: the whole management side, with the secret and the OUs as parameters', () => {
+  const { template, bytes } = written(ORGANIZATION_TEMPLATE_FILE);
+  expect(template).toEqual(buildOrganizationTemplate());
+  expect(template.Parameters.OrganizationalUnitIds.Type).toBe('CommaDelimitedList');
+  expect(Object.keys(template.Parameters).sort()).toEqual(['ApiKeySecretArn', 'OrganizationalUnitIds']);
+  const types = Object.values(template.Resources).map((r: any) => r.Type);
+  expect(types).toEqual(expect.arrayContaining(['AWS::CloudFormation::StackSet', 'AWS::DynamoDB::Table', 'AWS::Lambda::Function', 'Custom::CloudcraftOrganizationRegistrar']));
+  // One function only, with inline code: no helper of CDK's own (a list token would bring its JSON-stringify provider).
+  expect(types.filter(t => t === 'AWS::Lambda::Function')).toHaveLength(1);
+  expect(types.filter(t => t.startsWith('Custom::AWSCDK'))).toEqual([]);
+  expectPlain(template);
+  expectClosedReferences(template);
+
+  const stackSet = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::CloudFormation::StackSet') as any;
+  expect(stackSet.Properties.StackInstancesGroup[0]).toEqual({ DeploymentTargets: { OrganizationalUnitIds: { Ref: 'OrganizationalUnitIds' } }, Regions: [{ Ref: 'AWS::Region' }] });
+  // The registrar reads the same OUs and region, once CloudFormation has resolved its configuration.
+  const fn = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function') as any;
+  const config = parseConfig(resolveWith(fn.Properties.Environment.Variables[CONFIG_VARIABLE], {
+    'OrganizationalUnitIds': ['ou-ab12-cdef3456', 'r-ab12'],
+    'AWS::Region': 'eu-central-1',
+    'AWS::Partition': 'aws',
+    'ApiKeySecretArn': 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:cloudcraft/api-key-AbCdEf',
+  }));
+  expect(config.targets).toEqual(['ou-ab12-cdef3456', 'r-ab12']);
+  expect(config.homeRegion).toBe('eu-central-1');
+  expect(config.apiKey.id).toBe('arn:aws:secretsmanager:eu-central-1:111122223333:secret:cloudcraft/api-key-AbCdEf');
+  process.stdout.write(`standalone Organization template: ${bytes} bytes\n`);
   expect(bytes).toBeLessThanOrEqual(51_200);
 });

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Aws, CfnStackSet, CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, Fn, CfnStackSet, CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -104,7 +104,7 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
   /**
    * The region of the member stacks. IAM is global: the role is created once per account, in this region.
    *
-   * @default - this stack's region
+   * @default - this stack's region (for an environment-agnostic stack, the region it is deployed in)
    */
   readonly homeRegion?: string;
 
@@ -199,7 +199,7 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
   /**
    * What happens to the registrar's ledger (the DynamoDB table of the registrations it owns) when the stack is
    * deleted. Deleting the stack first deregisters every account the ledger names; keep the table if that may not
-   * finish (see README, "Removing the integration").
+   * finish (see docs/organization.md, "Removing the integration").
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -269,19 +269,18 @@ export class CloudcraftOrganizationIntegration extends Construct {
     const apiUrl = (props.apiUrl ?? 'https://api.cloudcraft.co').replace(/\/+$/, '');
     validateApiUrl(this, apiUrl);
 
-    if (props.organizationalUnitIds.length === 0) {
+    // A list token (a CommaDelimitedList parameter, say) is checked by CloudFormation and StackSets only.
+    const ouList = Token.isUnresolved(props.organizationalUnitIds) ? [] : props.organizationalUnitIds;
+    if (!Token.isUnresolved(props.organizationalUnitIds) && props.organizationalUnitIds.length === 0) {
       throw new CloudcraftValidationError(this, 'organizationalUnitIds', props.organizationalUnitIds, 'is empty', 'Give at least one OU ID ("ou-...") or the root ID ("r-...").');
     }
-    for (const ou of props.organizationalUnitIds) {
+    for (const ou of ouList) {
       if (!Token.isUnresolved(ou) && !/^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$/.test(ou)) {
         throw new CloudcraftValidationError(this, 'organizationalUnitIds', ou, 'is not an OU or root ID', 'Give IDs such as "ou-ab12-cdef3456" or "r-ab12".');
       }
     }
+    // An environment-agnostic stack: the region it is deployed in (AWS::Region), resolved by CloudFormation.
     const homeRegion = props.homeRegion ?? stack.region;
-    if (Token.isUnresolved(homeRegion)) {
-      throw new CloudcraftValidationError(this, 'homeRegion', '(unresolved)', 'is not known: the stack has no region',
-        'Give homeRegion, or deploy this stack with an explicit env region.');
-    }
     validateRegion(this, 'homeRegion', homeRegion, 'Give the region of the member stacks, such as "eu-west-1", or leave it out for this stack\'s region.');
     validateRegion(this, 'verificationRegion', props.verificationRegion, 'Give a region name such as "eu-west-1" that your SCPs allow, or leave it out for us-east-1.');
     for (const [prop, value, min] of [['maxConcurrentPercentage', props.maxConcurrentPercentage, 1], ['failureTolerancePercentage', props.failureTolerancePercentage, 0]] as const) {
@@ -355,7 +354,9 @@ export class CloudcraftOrganizationIntegration extends Construct {
       stackSetName,
       callAs,
       homeRegion,
-      targets: props.organizationalUnitIds,
+      // A deploy-time list (a CommaDelimitedList parameter) is written comma-separated: CDK would otherwise stringify it
+      // with a custom resource of its own (a file asset).
+      targets: Token.isUnresolved(props.organizationalUnitIds) ? Fn.join(',', props.organizationalUnitIds) : props.organizationalUnitIds,
       ...(props.accountFilter ? { accountFilter: props.accountFilter._bind() } : {}),
       role: { partition: Aws.PARTITION, path: props.path ?? '/', name: props.roleName ?? 'cloudcraft' },
       naming: { pattern: naming.pattern!, names: naming.names },

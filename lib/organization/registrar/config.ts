@@ -13,7 +13,7 @@ export interface RegistrarConfig {
   readonly stackSetName: string;
   readonly callAs: 'SELF' | 'DELEGATED_ADMIN';
   readonly homeRegion: string;
-  /** OU or root IDs; their nested OUs are included. */
+  /** OU or root IDs; their nested OUs are included. Written comma-separated when the OUs are a deploy-time list. */
   readonly targets: string[];
   readonly accountFilter?: { readonly type: 'INTERSECTION' | 'DIFFERENCE'; readonly accounts: string[] };
   /** The Cloudcraft role in member accounts: `arn:<partition>:iam::<account>:role<path><name>`. */
@@ -43,6 +43,8 @@ export function parseConfig(text: string | undefined): RegistrarConfig {
   const missing = (['apiUrl', 'apiKey', 'ledgerTable', 'stackSetName', 'callAs', 'homeRegion', 'targets', 'role', 'naming', 'access', 'graceMs', 'metricsNamespace'] as const)
     .filter(k => config[k] === undefined || config[k] === null);
   if (missing.length > 0) throw new Error(`${CONFIG_VARIABLE} lacks ${missing.join(', ')}`);
+  const targets: unknown = config.targets;
+  if (typeof targets === 'string') return { ...config, targets: targets.split(',').map(t => t.trim()).filter(t => t !== '') };
   return config;
 }
 
