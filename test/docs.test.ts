@@ -65,3 +65,25 @@ test('every standalone template the docs name is shipped in assets/', () => {
   expect(named.size).toBeGreaterThanOrEqual(3);
   for (const template of named) expect({ template, shipped: fs.existsSync(path.join(ROOT, 'assets', template)) }).toEqual({ template, shipped: true });
 });
+
+/** Every file under lib/, as one text: the reasons the Lambda code gives are written there. */
+function libText(dir = path.join(ROOT, 'lib')): string {
+  return fs.readdirSync(dir, { withFileTypes: true }).map(entry => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return libText(full);
+    return entry.name.endsWith('.ts') ? fs.readFileSync(full, 'utf8') : '';
+  }).join('\n');
+}
+
+test.each(['README.md', 'docs/troubleshooting.md'])('every failure reason %s quotes is one the code gives', (file) => {
+  const code = libText();
+  // The first column of the reason tables: code spans whose "..." and "<...>" stand for what varies.
+  const text = read(file);
+  const section = file === 'README.md' ? text.slice(text.indexOf('## Troubleshooting'), text.indexOf('\n## ', text.indexOf('## Troubleshooting') + 1)) : text;
+  const rows = section.split('\n').filter(line => /^\| `/.test(line) && !/^\| `(unregisteredAlarm|cdk destroy)`/.test(line));
+  expect(rows.length).toBeGreaterThanOrEqual(7);
+  const fragments = rows.flatMap(row => [...row.split(' | ')[0].matchAll(/`([^`]+)`/g)].map(m => m[1]))
+    .flatMap(quoted => quoted.split(/\.\.\.|<[^>]+>|\(\d{3}|\d{3}\)|5xx|: /))
+    .map(f => f.replace(/^[\s:(]+|[\s:)]+$/g, '').replace(/"$/, '')).filter(f => f.length >= 6);
+  for (const fragment of fragments) expect({ fragment, inCode: code.includes(fragment) }).toEqual({ fragment, inCode: true });
+});
