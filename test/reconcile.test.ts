@@ -21,18 +21,28 @@ function run(input: Partial<PlanInput>): Action[] {
     desired: [], keep: new Set(), actual: [], ledger: [], now: NOW, externalId: EXT, graceMs: 24 * HOUR, settleMs: 60_000, ...input,
   };
   const actions = plan(full);
-  // Invariant: only registrations the ledger owns, adopts or claims, or made since one of its POSTs, are changed.
+  // Invariant: only registrations the ledger owns, adopts or claims, or made by its POSTs (by the key's user, from the
+  // first POST to 20 minutes after the last: Lambda's 15 minutes plus 5 of clock skew), are changed; never another
+  // user's. Written here from the rule, not from the code's helpers.
   const mine = new Set<string>();
   for (const e of full.ledger) if (e.cloudcraftId) mine.add(e.cloudcraftId);
   for (const a of actions) if (a.kind === 'adopt') mine.add(a.existing.id);
   for (const a of actions) if (a.kind === 'claim') mine.add(a.cloudcraftId);
   for (const e of full.ledger) {
+    if (e.postedAt === undefined) continue;
+    const last = Math.max(e.postedAt, e.lastPostAt ?? 0);
     for (const r of full.actual) {
-      if (r.roleArn === e.roleArn && e.postedAt !== undefined && Date.parse(r.createdAt!) >= e.postedAt - 5 * 60_000) mine.add(r.id);
+      const t = Date.parse(r.createdAt!);
+      if (r.roleArn === e.roleArn && t >= e.postedAt - 5 * 60_000 && t <= last + 20 * 60_000) mine.add(r.id);
     }
   }
+  const foreign = new Set(full.actual.filter(r => r.externalId && full.externalId && r.externalId !== full.externalId).map(r => r.id));
   for (const a of actions) {
-    if (a.kind === 'update' || a.kind === 'deregister' || a.kind === 'remove-extra') expect(mine).toContain(a.cloudcraftId);
+    const target = a.kind === 'update' || a.kind === 'deregister' || a.kind === 'remove-extra' || a.kind === 'claim' ? a.cloudcraftId
+      : a.kind === 'adopt' ? a.existing.id : undefined;
+    if (target === undefined) continue;
+    expect(foreign).not.toContain(target);
+    if (a.kind !== 'claim') expect(mine).toContain(target);
   }
   return actions;
 }
@@ -112,13 +122,45 @@ describe('a POST that was not confirmed', () => {
   });
 
   test('a late duplicate of an owned registration, made by its own POSTs, is removed on a later run', () => {
-    const postedAt = NOW - HOUR;
+    const postedAt = NOW - 3 * HOUR;
+    const lastPostAt = postedAt + HOUR; // posted again an hour later (Cloudcraft was failing)
     const actions = run({
       desired: [want('111111111111')],
-      ledger: [owned('111111111111', 'kept', { postedAt })],
-      actual: [reg('kept', '111111111111', { createdAt: new Date(postedAt).toISOString() }), reg('late', '111111111111', { createdAt: new Date(postedAt + 30 * 60_000).toISOString() })],
+      ledger: [owned('111111111111', 'kept', { postedAt, lastPostAt })],
+      actual: [
+        reg('kept', '111111111111', { createdAt: new Date(postedAt).toISOString() }),
+        reg('late', '111111111111', { createdAt: new Date(lastPostAt + 10 * 60_000).toISOString() }),
+      ],
     });
     expect(actions).toEqual([expect.objectContaining({ kind: 'remove-extra', cloudcraftId: 'late' })]);
+  });
+
+  test('a second registration of an owned role added by hand later is the user\'s: never removed, not even when the account goes', () => {
+    const postedAt = NOW - 48 * HOUR;
+    const ledger = [owned('111111111111', 'kept', { postedAt, lastPostAt: postedAt })];
+    const actual = [
+      reg('kept', '111111111111', { createdAt: new Date(postedAt).toISOString() }),
+      reg('by-hand', '111111111111', { name: 'prod (team B)', createdAt: new Date(postedAt + 21 * 60_000).toISOString() }),
+    ];
+    expect(run({ desired: [want('111111111111')], ledger, actual })).toEqual([]);
+    const gone = [{ ...ledger[0], goneSince: NOW - 25 * HOUR }];
+    expect(run({ ledger: gone, actual })).toEqual([expect.objectContaining({ kind: 'deregister', cloudcraftId: 'kept' })]);
+    expect(planRemoveAll(gone, actual, EXT)).toEqual([expect.objectContaining({ kind: 'deregister', cloudcraftId: 'kept' })]);
+  });
+
+  test('another Cloudcraft user\'s registration of the role is never claimed, even while a POST is unconfirmed', () => {
+    const theirs = reg('theirs', '111111111111', { externalId: '99999999-2222-4333-8444-555555555555' });
+    expect(kinds(run({ desired: [want('111111111111')], ledger: [posting(NOW - 10_000)], actual: [theirs] }))).toEqual(['wait:111111111111']);
+    const later = run({ desired: [want('111111111111')], ledger: [posting(NOW - 120_000)], actual: [theirs] });
+    expect(later).toEqual([expect.objectContaining({ kind: 'wait', conflict: true })]);
+    // Made within the POST's window but with another external ID: not the registrar's either.
+    const inWindow = reg('theirs-late', '111111111111', { externalId: '99999999-2222-4333-8444-555555555555', createdAt: new Date(NOW - 5_000).toISOString() });
+    expect(planRemoveAll([posting(NOW - 120_000)], [inWindow], EXT)).toEqual([expect.objectContaining({ kind: 'forget' })]);
+  });
+
+  test('the settle time counts from the last POST, not the first', () => {
+    const entry = { ...posting(NOW - HOUR), lastPostAt: NOW - 10_000 };
+    expect(kinds(run({ desired: [want('111111111111')], ledger: [entry] }))).toEqual(['wait:111111111111']);
   });
 });
 
@@ -138,6 +180,17 @@ describe('accounts that are no longer desired', () => {
 
   test('whose stack instance is being updated are kept', () => {
     expect(run({ keep: new Set(['111111111111']), actual: [reg('a', '111111111111')], ledger: [owned('111111111111', 'a')] })).toEqual([]);
+  });
+
+  test('with a POST unconfirmed: kept while the POST may still complete (without holding the run), then forgotten', () => {
+    const entry: LedgerEntry = { accountId: '111111111111', roleArn: role('111111111111'), state: 'posting', postedAt: NOW - 2 * HOUR, lastPostAt: NOW - 10 * 60_000 };
+    const waiting = run({ ledger: [entry] });
+    expect(waiting).toEqual([expect.objectContaining({ kind: 'wait' })]);
+    expect((waiting[0] as { why: string }).why.startsWith('an earlier')).toBe(false);
+    expect(kinds(run({ ledger: [{ ...entry, lastPostAt: NOW - 21 * 60_000 }] }))).toEqual(['forget:111111111111']);
+    const shown = reg('late', '111111111111', { createdAt: new Date(NOW - 9 * 60_000).toISOString() });
+    expect(kinds(run({ ledger: [entry], actual: [shown] }))).toEqual(['mark-gone:111111111111']);
+    expect(run({ ledger: [{ ...entry, goneSince: NOW - 25 * HOUR }], actual: [shown] })).toEqual([expect.objectContaining({ kind: 'deregister', cloudcraftId: 'late' })]);
   });
 
   test('whose registration is already gone are forgotten without a call', () => {

@@ -256,6 +256,24 @@ test('registrations it does not own are never touched: other roles, other accoun
   expect(world.emulator.registrationsOf(roleOf(mine))).toHaveLength(1);
 });
 
+test('a second registration of an owned role that the user adds by hand later is the user\'s: kept through runs and the account\'s removal', async () => {
+  const account = member('shared');
+  await invoke();
+  const owned = world.emulator.registrationsOf(roleOf(account))[0];
+  await world.clock.advance(HOUR);
+  const now = world.clock.now();
+  const byHand = world.emulator.seedAccount({ name: 'shared (team B)', roleArn: roleOf(account), createdAt: new Date(now).toISOString(), updatedAt: new Date(now).toISOString() });
+  const snapshot = { ...byHand };
+  await invoke();
+  expect(world.emulator.accounts.get(byHand.id)).toEqual(snapshot);
+  world.orgs.setState(account, 'CLOSED');
+  await invoke();
+  await world.clock.advance(25 * HOUR);
+  expect((await invoke()).removed).toBe(1);
+  expect(world.emulator.accounts.has(owned.id)).toBe(false);
+  expect(world.emulator.accounts.get(byHand.id)).toEqual(snapshot);
+});
+
 test('an existing registration of its role by the same user is adopted and corrected, not duplicated', async () => {
   const adopted = member('adopted');
   const existing = world.emulator.seedAccount({ name: 'added by hand', roleArn: roleOf(adopted) });
@@ -458,4 +476,112 @@ test('team access: the same for every account, or by OU (nearest listed OU wins)
   of(plain).writeAccess = ['team/by-hand'];
   await invoke();
   expect(of(plain)).toMatchObject({ readAccess: ['team/all-readers'], writeAccess: ['team/by-hand'] });
+});
+
+/** A small seeded generator (Park-Miller): every chaos run is reproducible from its seed. */
+function prng(seed: number): () => number {
+  let state = (seed % 2_147_483_646) + 1;
+  return () => {
+    state = (state * 48_271) % 2_147_483_647;
+    return (state - 1) / 2_147_483_646;
+  };
+}
+
+describe('chaos: the Organization, people in Cloudcraft and Cloudcraft\'s faults change at random between and during runs', () => {
+  // Each seed: 12 rounds of random changes and faults, a run with a random deadline, and a random wait; then the faults
+  // stop and the registrar gets a grace period and two runs. It must end with exactly one registration of its own per
+  // desired account, none for the others, and every registration it does not own (strangers, another user's, a second
+  // one a person added by hand) exactly as it was, at every step.
+  test.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i', async seed => {
+    const random = prng(seed);
+    const pick = <T>(items: T[]): T | undefined => (items.length ? items[Math.floor(random() * items.length)] : undefined);
+    const elsewhere = world.orgs.addOu(world.orgs.rootId, 'elsewhere');
+    interface Model { name: string; active: boolean; inTargets: boolean; succeeded: boolean; hasUserCopy: boolean }
+    const model = new Map<string, Model>();
+    const join = () => {
+      const name = `m${model.size}`;
+      model.set(member(name), { name, active: true, inTargets: true, succeeded: true, hasUserCopy: false });
+    };
+    for (let i = 0; i < 5; i++) join();
+    const untouched: Account[] = [];
+    const expectUntouched = () => {
+      for (const before of untouched) expect(world.emulator.accounts.get(before.id)).toEqual(before);
+    };
+    const isDesired = (m: Model) => m.active && m.inTargets && m.succeeded;
+    const faults = [
+      { method: 'POST', status: 503, text: 'unavailable', afterAction: true },
+      { method: 'POST', reset: true },
+      { method: 'POST', path: '/aws/account', actionDelayMs: 35_000 },
+      { method: 'POST', status: 200, text: '<html>ok</html>', afterAction: true },
+      { method: 'GET', path: '/aws/account', status: 500, text: 'oops' },
+      { method: 'DELETE', status: 503, text: 'unavailable', afterAction: true },
+      { method: 'PUT', status: 502, text: 'bad gateway' },
+    ];
+
+    for (let round = 0; round < 12; round++) {
+      // The Organization.
+      if (random() < 0.4) join();
+      const live = [...model.entries()].filter(([, m]) => m.active && m.inTargets);
+      const [closing, c] = pick(live) ?? [];
+      if (closing && c && random() < 0.2) {
+        world.orgs.setState(closing, 'CLOSED');
+        c.active = false;
+      }
+      const [moving, mv] = pick(live.filter(([, m]) => m.active)) ?? [];
+      if (moving && mv && random() < 0.15) {
+        world.orgs.moveAccount(moving, elsewhere);
+        mv.inTargets = false;
+      }
+      const [flapping, f] = pick(live.filter(([, m]) => m.active && !m.hasUserCopy)) ?? [];
+      if (flapping && f && random() < 0.25) {
+        f.succeeded = !f.succeeded;
+        world.cfn.setInstance({ account: flapping, region: 'us-east-1', ou: world.ou, status: f.succeeded ? 'CURRENT' : 'OUTDATED', detailedStatus: f.succeeded ? 'SUCCEEDED' : 'FAILED' });
+      }
+      // People in Cloudcraft.
+      const registeredOnce = (id: string) => world.emulator.registrationsOf(roleOf(id)).length === 1;
+      const owned = [...model.entries()].filter(([id, m]) => isDesired(m) && !m.hasUserCopy && registeredOnce(id));
+      const [touched] = pick(owned) ?? [];
+      if (touched && random() < 0.2) {
+        const registration = world.emulator.registrationsOf(roleOf(touched))[0];
+        if (random() < 0.5) registration.name = 'renamed by hand';
+        else world.emulator.accounts.delete(registration.id);
+      }
+      const now = world.clock.now();
+      const postedLately = (id: string) => world.emulator.calls.some(call => call.method === 'POST' && call.body?.roleArn === roleOf(id) && call.at > now - 30 * 60_000);
+      const quiet = owned.filter(([id]) => id !== touched && !postedLately(id));
+      const [copied, cm] = pick(quiet) ?? [];
+      if (copied && cm && random() < 0.2) {
+        cm.hasUserCopy = true;
+        untouched.push({ ...world.emulator.seedAccount({ name: `${cm.name} (team B)`, roleArn: roleOf(copied), createdAt: new Date(now).toISOString(), updatedAt: new Date(now).toISOString() }) });
+      }
+      if (random() < 0.15) {
+        untouched.push({ ...world.emulator.seedAccount({ name: `stranger ${round}`, roleArn: `arn:aws:iam::9999999999${String(round).padStart(2, '0')}:role/cloudcraft` }) });
+      }
+      // Cloudcraft's faults, and sometimes its rate limit.
+      world.emulator.clearFaults();
+      for (const fault of faults) if (random() < 0.2) world.emulator.inject({ ...fault, times: 1 + Math.floor(random() * 3) });
+      world.emulator.rateLimit = random() < 0.3 ? { requests: 20, windowMs: 60_000, retryAfter: 'seconds', countRejected: random() < 0.5 } : undefined;
+
+      const deadline = (2 + Math.floor(random() * 13)) * 60_000;
+      const trigger = random() < 0.3 ? { 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation' } : undefined;
+      await invoke(trigger, deadline);
+      expectUntouched();
+      await world.clock.advance(Math.floor(random() * 3 * HOUR));
+    }
+
+    world.emulator.clearFaults();
+    world.emulator.rateLimit = undefined;
+    await invoke();
+    await world.clock.advance(25 * HOUR);
+    await invoke();
+    const last = await invoke();
+    expect(last.complete).toBe(true);
+    expectUntouched();
+    const copies = new Set(untouched.map(a => a.id));
+    for (const [id, m] of model) {
+      const mine = world.emulator.registrationsOf(roleOf(id)).filter(a => !copies.has(a.id));
+      expect({ account: m.name, registrations: mine.map(a => a.name) }).toEqual({ account: m.name, registrations: isDesired(m) ? [m.name] : [] });
+    }
+    expect(world.emulator.registrationsOf(roleOf(MANAGEMENT))).toHaveLength(1);
+  });
 });

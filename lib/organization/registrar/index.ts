@@ -366,7 +366,7 @@ class Run {
           this.log(action.conflict ? 'warn' : 'info', 'account waits', { accountId: action.accountId, why: action.why });
           break;
         case 'claim':
-          await this.write({ accountId: action.account.accountId, roleArn: action.account.roleArn, state: 'registered', cloudcraftId: action.cloudcraftId, postedAt: action.postedAt });
+          await this.write({ accountId: action.account.accountId, roleArn: action.account.roleArn, state: 'registered', cloudcraftId: action.cloudcraftId, postedAt: action.postedAt, lastPostAt: action.lastPostAt });
           this.log('info', 'confirmed an earlier registration', { accountId: action.account.accountId, cloudcraftId: action.cloudcraftId });
           break;
         case 'adopt':
@@ -386,9 +386,11 @@ class Run {
           break;
         case 'register': {
           const { account } = action;
+          const now = this.deps.clock.now();
           const postedAt = action.previous?.state === 'posting' ? action.previous.postedAt : undefined;
-          // Write-ahead: a POST whose answer is lost is recognised by the next plan (registrations made since postedAt).
-          await this.write({ accountId: account.accountId, roleArn: account.roleArn, state: 'posting', postedAt: postedAt ?? this.deps.clock.now() });
+          // Write-ahead: a POST whose answer is lost is recognised by the next plan (registrations of the role made
+          // from the first POST to shortly after the last one).
+          await this.write({ accountId: account.accountId, roleArn: account.roleArn, state: 'posting', postedAt: postedAt ?? now, lastPostAt: now });
           try {
             const region = this.config.verificationRegion;
             const result = await client.register(registrationBody(account, region), { roleArn: account.roleArn, region });
@@ -454,7 +456,7 @@ class Run {
     try {
       const client = await this.connect();
       const actual = await client.listAccounts();
-      await this.execute(planRemoveAll([...this.ledger.entries.values()], actual), actual);
+      await this.execute(planRemoveAll([...this.ledger.entries.values()], actual, this.config.externalId ?? this.ledger.externalId), actual);
       complete = this.ledger.entries.size === 0;
     } catch (err) {
       error = this.describe(err);

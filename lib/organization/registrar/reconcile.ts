@@ -27,8 +27,13 @@ export interface LedgerEntry {
   readonly state: 'posting' | 'registered' | 'failed';
   readonly cloudcraftId?: string;
   readonly adopted?: boolean;
-  /** When the first POST of the current registration was sent: registrations of the role made since are ours. */
+  /**
+   * When the first POST of the current registration was sent. Registrations of the role made from then until
+   * `POST_LATE_MS` after the last POST (`lastPostAt`) are the registrar's own; later ones (a user's, by hand) are not.
+   */
   readonly postedAt?: number;
+  /** When the last POST of the current registration was sent (absent: `postedAt`). */
+  readonly lastPostAt?: number;
   /** When the account was first seen no longer desired. */
   readonly goneSince?: number;
   readonly failures?: number;
@@ -55,7 +60,7 @@ export interface PlanInput {
 
 export type Action =
   /** Record a registration found for a POST that was not confirmed. */
-  | { readonly kind: 'claim'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly postedAt?: number }
+  | { readonly kind: 'claim'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly postedAt?: number; readonly lastPostAt?: number }
   /** Take over an existing registration of the role (made by the key's user, outside the registrar). */
   | { readonly kind: 'adopt'; readonly account: DesiredAccount; readonly existing: CloudcraftAccount }
   | { readonly kind: 'register'; readonly account: DesiredAccount; readonly previous?: LedgerEntry }
@@ -72,6 +77,14 @@ export type Action =
 
 /** Skew allowed between this clock and Cloudcraft's createdAt. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * How long after it was sent a POST can still make its registration: a request Cloudcraft finishes after the client
+ * gave up is bounded by the invocation that sent it (Lambda's 15-minute maximum). A registration of an owned role made
+ * later than this after the registrar's last POST is someone else's (a second registration added by hand) and is
+ * left alone.
+ */
+export const POST_LATE_MS = 15 * 60_000;
 
 /** Order of execution: bookkeeping first, then what a user waits for (new accounts), then clean-up. */
 const ORDER: Record<Action['kind'], number> = {
@@ -121,10 +134,18 @@ function oldestFirst(a: CloudcraftAccount, b: CloudcraftAccount): number {
   return (createdAt(a) ?? 0) - (createdAt(b) ?? 0) || a.id.localeCompare(b.id);
 }
 
-/** Registrations of a role made at or after `since` (allowing for clock skew): the registrar's own POSTs. */
-function madeSince(registrations: CloudcraftAccount[], since: number | undefined): CloudcraftAccount[] {
-  if (since === undefined) return [];
-  return registrations.filter(r => (createdAt(r) ?? -Infinity) >= since - CLOCK_SKEW_MS);
+/**
+ * Registrations of a role that the entry's POSTs made: created from its first POST to `POST_LATE_MS` after its last
+ * (allowing for clock skew either side). None when it never POSTed (adopted) or when createdAt is unknown.
+ */
+export function madeByPosts(registrations: CloudcraftAccount[], entry: Pick<LedgerEntry, 'postedAt' | 'lastPostAt'>): CloudcraftAccount[] {
+  if (entry.postedAt === undefined) return [];
+  const from = entry.postedAt - CLOCK_SKEW_MS;
+  const until = Math.max(entry.lastPostAt ?? entry.postedAt, entry.postedAt) + POST_LATE_MS + CLOCK_SKEW_MS;
+  return registrations.filter(r => {
+    const t = createdAt(r);
+    return t !== undefined && t >= from && t <= until;
+  });
 }
 
 export function plan(input: PlanInput): Action[] {
@@ -138,6 +159,8 @@ export function plan(input: PlanInput): Action[] {
   const ids = new Set(byId.keys());
   const ledger = new Map(input.ledger.map(e => [e.accountId, e]));
   const desired = new Map(input.desired.map(d => [d.accountId, d]));
+  // A registration the key's user could have made (its external ID is theirs, or not shown).
+  const sameUser = (r: CloudcraftAccount) => !input.externalId || !r.externalId || r.externalId === input.externalId;
 
   for (const account of input.desired) {
     const entry = ledger.get(account.accountId);
@@ -156,33 +179,38 @@ export function plan(input: PlanInput): Action[] {
       const current = byId.get(own.cloudcraftId)!;
       const changes = drift(current, account);
       if (changes.length > 0) actions.push({ kind: 'update', account, cloudcraftId: current.id, changes });
-      for (const extra of madeSince(registrations, own.postedAt)) {
+      for (const extra of madeByPosts(registrations, own).filter(sameUser)) {
         if (extra.id !== current.id) actions.push({ kind: 'remove-extra', accountId: account.accountId, cloudcraftId: extra.id });
       }
       continue;
     }
 
     if (own?.state === 'posting') {
-      if (registrations.length > 0) {
-        const mine = madeSince(registrations, own.postedAt);
-        const kept = mine[0] ?? registrations[0];
-        actions.push({ kind: 'claim', account, cloudcraftId: kept.id, postedAt: own.postedAt });
-        for (const extra of mine.slice(1)) actions.push({ kind: 'remove-extra', accountId: account.accountId, cloudcraftId: extra.id });
+      // The registration its POST made, else one of the role the key's user made before (claimed, keeping the POST
+      // times so that a late one of its own is still recognised); never another user's.
+      const mine = madeByPosts(registrations, own).filter(sameUser);
+      const kept = mine[0] ?? registrations.find(sameUser);
+      if (kept) {
+        actions.push({ kind: 'claim', account, cloudcraftId: kept.id, postedAt: own.postedAt, lastPostAt: own.lastPostAt });
+        for (const extra of mine) if (extra.id !== kept.id) actions.push({ kind: 'remove-extra', accountId: account.accountId, cloudcraftId: extra.id });
         const changes = drift(kept, account);
         if (changes.length > 0) actions.push({ kind: 'update', account, cloudcraftId: kept.id, changes });
         continue;
       }
-      if (own.postedAt !== undefined && input.now - own.postedAt < input.settleMs) {
+      if (own.postedAt !== undefined && input.now - Math.max(own.postedAt, own.lastPostAt ?? 0) < input.settleMs) {
         actions.push({ kind: 'wait', accountId: account.accountId, why: 'an earlier registration request may still show up' });
         continue;
       }
-      actions.push({ kind: 'register', account, previous: own });
-      continue;
+      if (registrations.length === 0) {
+        actions.push({ kind: 'register', account, previous: own });
+        continue;
+      }
+      // Only another user's registrations of the role: the conflict below.
     }
 
     // Nothing owned in Cloudcraft for this account (never registered, refused, or deleted by hand).
     if (registrations.length > 0) {
-      const usable = registrations.find(r => !input.externalId || !r.externalId || r.externalId === input.externalId);
+      const usable = registrations.find(sameUser);
       if (!usable) {
         actions.push({
           kind: 'wait',
@@ -214,9 +242,11 @@ export function plan(input: PlanInput): Action[] {
     }
     if (entry.state === 'posting') {
       const registrations = byRole.get(entry.roleArn) ?? [];
-      const mine = madeSince(registrations, entry.postedAt);
-      if (mine.length === 0 && entry.postedAt !== undefined && input.now - entry.postedAt < input.settleMs) {
-        actions.push({ kind: 'wait', accountId: entry.accountId, why: 'an earlier registration request may still show up' });
+      const mine = madeByPosts(registrations, entry).filter(sameUser);
+      const lastPost = Math.max(entry.postedAt ?? 0, entry.lastPostAt ?? 0);
+      if (mine.length === 0 && lastPost > 0 && input.now - lastPost <= POST_LATE_MS + CLOCK_SKEW_MS) {
+        // Not a reason to hold the run (the account is not wanted): a later run removes what shows up.
+        actions.push({ kind: 'wait', accountId: entry.accountId, why: 'no longer desired; its last registration request may still complete' });
         continue;
       }
       if (mine.length === 0) {
@@ -237,8 +267,8 @@ export function plan(input: PlanInput): Action[] {
       continue;
     }
     const registrations = byRole.get(entry.roleArn) ?? [];
-    const targets = entry.state === 'posting' ? madeSince(registrations, entry.postedAt).map(r => r.id)
-      : [entry.cloudcraftId!, ...madeSince(registrations, entry.postedAt).map(r => r.id).filter(id => id !== entry.cloudcraftId)];
+    const made = madeByPosts(registrations, entry).filter(sameUser).map(r => r.id);
+    const targets = entry.state === 'posting' ? made : [entry.cloudcraftId!, ...made.filter(id => id !== entry.cloudcraftId)];
     for (const id of targets) actions.push({ kind: 'deregister', accountId: entry.accountId, cloudcraftId: id });
   }
   return actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
@@ -252,14 +282,15 @@ export function afterRefusal(entry: LedgerEntry | undefined, account: DesiredAcc
 }
 
 /** Every registration the ledger owns, for a deletion of the whole integration. */
-export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[]): Action[] {
+export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[], externalId?: string): Action[] {
   const ids = new Set(actual.map(a => a.id));
+  const sameUser = (r: CloudcraftAccount) => !externalId || !r.externalId || r.externalId === externalId;
   const actions: Action[] = [];
   for (const entry of ledger) {
     const registrations = actual.filter(a => a.roleArn === entry.roleArn).sort(oldestFirst);
     const targets = new Set<string>();
     if (entry.cloudcraftId && ids.has(entry.cloudcraftId) && entry.state === 'registered') targets.add(entry.cloudcraftId);
-    for (const r of madeSince(registrations, entry.postedAt)) targets.add(r.id);
+    for (const r of madeByPosts(registrations, entry).filter(sameUser)) targets.add(r.id);
     if (targets.size === 0) actions.push({ kind: 'forget', accountId: entry.accountId, why: 'owns nothing in Cloudcraft' });
     for (const id of targets) actions.push({ kind: 'deregister', accountId: entry.accountId, cloudcraftId: id });
   }
