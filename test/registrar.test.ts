@@ -583,5 +583,20 @@ describe('chaos: the Organization, people in Cloudcraft and Cloudcraft\'s faults
       expect({ account: m.name, registrations: mine.map(a => a.name) }).toEqual({ account: m.name, registrations: isDesired(m) ? [m.name] : [] });
     }
     expect(world.emulator.registrationsOf(roleOf(MANAGEMENT))).toHaveLength(1);
+
+    // The stack deleted: everything it owns goes, nothing else.
+    const removal = await invoke({
+      RequestType: 'Delete',
+      ResponseURL: 'https://cloudformation-answers.test/answer/2',
+      StackId: 'arn:aws:cloudformation:us-east-1:111111111111:stack/org/1',
+      RequestId: 'req-delete',
+      LogicalResourceId: 'Reconcile',
+      ResourceType: 'Custom::CloudcraftOrganizationRegistrar',
+      PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration',
+      ResourceProperties: { ExternalId: EXTERNAL_ID },
+    });
+    expect(removal.complete).toBe(true);
+    expect([...world.emulator.accounts.keys()].sort()).toEqual(untouched.map(a => a.id).sort());
+    expectUntouched();
   });
 });
