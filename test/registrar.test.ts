@@ -388,6 +388,21 @@ describe('as the custom resource of its stack', () => {
     expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 3 registrations from Cloudcraft.' });
   });
 
+  test('the Delete of a replaced resource (StackSet renamed, or that rename rolled back) removes nothing', async () => {
+    member('a');
+    await invoke();
+    const before = [...world.emulator.accounts.values()].map(a => ({ ...a }));
+    const summary = await invoke({ ...cfnEvent('Delete'), PhysicalResourceId: 'cloudcraft-registrar:old-stackset-name' });
+    expect(summary.removed).toBe(0);
+    expect([...world.emulator.accounts.values()]).toEqual(before);
+    expect(world.emulator.callsTo('DELETE')).toHaveLength(0);
+    expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'cloudcraft-registrar:old-stackset-name' });
+    // The next run still owns them: nothing is registered again.
+    await invoke();
+    expect(world.emulator.callsTo('POST')).toHaveLength(2);
+    expect(world.emulator.callsTo('DELETE')).toHaveLength(0);
+  });
+
   test('the IAM parameters custom resource answers the key owner\'s external ID', async () => {
     await invoke(cfnEvent('Create', 'Custom::CloudcraftIamParameters'));
     expect(world.answers[0].body).toMatchObject({ Status: 'SUCCESS', Data: { ExternalId: EXTERNAL_ID, AccountId: '968898580625' } });

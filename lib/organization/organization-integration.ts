@@ -192,6 +192,10 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
   /**
    * The StackSet's name.
    *
+   * Changing it replaces the StackSet: CloudFormation creates the new one before it deletes the old one, so change
+   * `roleName` with it (two roles of one name cannot exist in an account). The registrations are kept: the
+   * registrar moves them to the new role, and the replaced registrar resource's Delete removes nothing.
+   *
    * @default 'cloudcraft-integration'
    */
   readonly stackSetName?: string;

@@ -122,6 +122,15 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
     }
     if (trigger.kind === 'deploy') {
       const physicalId = `cloudcraft-registrar:${config.stackSetName}`;
+      if (trigger.event.RequestType === 'Delete' && trigger.event.PhysicalResourceId !== physicalId) {
+        // The Delete of a replaced resource (the StackSet renamed, or the rollback of such a rename): the ledger and
+        // its registrations belong to the resource that replaced it. Removing them would change every account's ID in
+        // Cloudcraft, and with it every diagram that uses them.
+        const reason = `Replaced by ${physicalId}: its registrations stay in Cloudcraft, owned by the replacement.`;
+        log('info', 'delete of a replaced resource: nothing removed', { physicalId: trigger.event.PhysicalResourceId, current: physicalId });
+        await respond(deps, trigger.event, { status: 'SUCCESS', physicalId: trigger.event.PhysicalResourceId ?? physicalId, reason }, log, redactor);
+        return emptySummary('delete', { complete: true, skipped: 'replaced' });
+      }
       if (trigger.event.RequestType === 'Delete') {
         const summary = await run.removeAll();
         const left = summary.error ? ` ${summary.error}` : '';
