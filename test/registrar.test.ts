@@ -388,6 +388,62 @@ describe('as the custom resource of its stack', () => {
     expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 3 registrations from Cloudcraft.' });
   });
 
+  test('after the Delete, a run still queued (schedule, stack-instance event, continuation) registers nothing', async () => {
+    // Reserved concurrency 1 queues invocations: one sent before the Delete can start after it, while the function,
+    // the StackSet and its instances still exist (CloudFormation removes them after the custom resource answers).
+    member('a');
+    member('b');
+    await invoke();
+    await invoke(cfnEvent('Delete'));
+    expect(world.emulator.accounts.size).toBe(0);
+    const posts = world.emulator.callsTo('POST').length;
+    await world.clock.advance(60_000);
+    const runs = [
+      await invoke(),
+      await invoke({ 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} }),
+      await invoke({ cdkCloudcraft: 'continue', depth: 1 }),
+    ];
+    expect(world.emulator.callsTo('POST')).toHaveLength(posts);
+    expect(world.emulator.accounts.size).toBe(0);
+    for (const run of runs) expect(run).toMatchObject({ skipped: expect.stringMatching(/deleted/), calls: 0 });
+    // A new deployment of the resource (Create) lifts it.
+    await invoke(cfnEvent('Create'));
+    expect(world.emulator.accounts.size).toBe(3);
+  });
+
+  test('a deployment whose first attempt to lift the Delete\'s stop fails still lifts it (later runs reconcile)', async () => {
+    member('a');
+    await invoke();
+    await invoke(cfnEvent('Delete'));
+    expect(world.emulator.accounts.size).toBe(0);
+    // The Create's first delete of the stop fails (DynamoDB throttled); its own run must lift it.
+    const io = world.clock.trackAll(sdkIo());
+    let failed = 0;
+    const flaky = {
+      ...io,
+      ledgerDelete: async (table: string, pk: string) => {
+        if (pk === 'meta#deleted' && failed++ === 0) throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
+        return io.ledgerDelete(table, pk);
+      },
+    };
+    const registrar = createRegistrar({
+      clock: world.clock,
+      transport: world.emulator.transport(answersTransport(world)),
+      io: flaky,
+      readSecret: async () => API_KEY,
+      sink: line => world.logs.push(line),
+      random: () => 0.5,
+      config: world.config,
+    });
+    const deadline = world.clock.now() + 15 * 60_000;
+    await world.clock.run(registrar(cfnEvent('Create'), { getRemainingTimeInMillis: () => deadline - world.clock.now(), functionName: 'registrar' }));
+    expect(failed).toBeGreaterThanOrEqual(2);
+    member('b');
+    const later = await invoke();
+    expect(later.skipped).toBeUndefined();
+    expect(world.emulator.accounts.size).toBe(3);
+  });
+
   test('the Delete of a replaced resource (StackSet renamed, or that rename rolled back) removes nothing', async () => {
     member('a');
     await invoke();
@@ -613,5 +669,9 @@ describe('chaos: the Organization, people in Cloudcraft and Cloudcraft\'s faults
     expect(removal.complete).toBe(true);
     expect([...world.emulator.accounts.keys()].sort()).toEqual(untouched.map(a => a.id).sort());
     expectUntouched();
+    // A run still queued behind the Delete changes nothing.
+    await world.clock.advance(HOUR);
+    await invoke();
+    expect([...world.emulator.accounts.keys()].sort()).toEqual(untouched.map(a => a.id).sort());
   });
 });

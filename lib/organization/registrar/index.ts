@@ -63,6 +63,13 @@ const LEDGER_ACCOUNT = 'account#';
 const META_PACER = 'meta#pacer';
 const META_RUN = 'meta#run';
 const META_DEPLOYMENT = 'meta#deployment';
+/**
+ * Written by the stack's Delete before it removes anything. Reserved concurrency 1 queues invocations, so a run sent
+ * before the Delete (a schedule, a stack-instance event, a continuation) can start after it, while the function, the
+ * StackSet and its instances still exist: without this it would register every account again, and nobody would
+ * remove those registrations. A Create or Update of the resource lifts it.
+ */
+const META_DELETED = 'meta#deleted';
 const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
 
 interface Ledger {
@@ -71,6 +78,8 @@ interface Ledger {
   lastRunStartedAt?: number;
   /** The external ID the member roles trust, recorded by each deployment. */
   externalId?: string;
+  /** When the stack's Delete started removing (runs after it do nothing). */
+  deletedAt?: number;
 }
 
 type Trigger =
@@ -203,12 +212,14 @@ class Run {
     }
   }
 
-  /** Keeps the external ID given by the deployment (it is the trust of every member role). */
+  /** Keeps the external ID given by the deployment (it is the trust of every member role); lifts a Delete's stop. */
   async recordDeployment(event: CfnEvent): Promise<void> {
     const externalId = event.ResourceProperties?.ExternalId;
-    if (typeof externalId !== 'string' || externalId === '') return;
     try {
-      await this.deps.io.ledgerWrite(this.config.ledgerTable, META_DEPLOYMENT, { externalId });
+      await this.deps.io.ledgerDelete(this.config.ledgerTable, META_DELETED);
+      if (typeof externalId === 'string' && externalId !== '') {
+        await this.deps.io.ledgerWrite(this.config.ledgerTable, META_DEPLOYMENT, { externalId });
+      }
     } catch (err) {
       this.log('warn', 'cannot record the deployment', { error: (err as Error)?.name });
     }
@@ -228,6 +239,8 @@ class Run {
           ledger.lastRunStartedAt = (data as { startedAt?: number })?.startedAt;
         } else if (pk === META_DEPLOYMENT) {
           ledger.externalId = (data as { externalId?: string })?.externalId;
+        } else if (pk === META_DELETED) {
+          ledger.deletedAt = Number((data as { at?: number })?.at) || 0;
         }
       }
       this.ledger = ledger;
@@ -320,7 +333,16 @@ class Run {
     let complete = false;
     let desired: DesiredAccount[] | undefined;
     let actual: CloudcraftAccount[] = [];
-    if (!(await this.readLedger())) return this.finish(trigger, undefined, [], false, 'cannot read the ledger table', depth);
+    const ledger = await this.readLedger();
+    if (!ledger) return this.finish(trigger, undefined, [], false, 'cannot read the ledger table', depth);
+    if (ledger.deletedAt !== undefined) {
+      if (!force) {
+        this.log('info', 'skipped: the stack deleted the registrar', { at: ledger.deletedAt });
+        return emptySummary(trigger, { skipped: 'deleted' });
+      }
+      // A deployment whose recordDeployment could not lift the stop: lift it now, or every later run would skip.
+      await this.deps.io.ledgerDelete(this.config.ledgerTable, META_DELETED).catch(() => undefined);
+    }
     try {
       await io.ledgerWrite(this.config.ledgerTable, META_RUN, { startedAt });
       const wanted = await this.readDesired();
@@ -462,6 +484,11 @@ class Run {
     let error: string | undefined;
     let complete = false;
     if (!(await this.readLedger())) return emptySummary('delete', { error: 'cannot read the ledger table' });
+    try {
+      await this.deps.io.ledgerWrite(this.config.ledgerTable, META_DELETED, { at: this.deps.clock.now() });
+    } catch (err) {
+      this.log('warn', 'cannot record the delete', { error: (err as Error)?.name });
+    }
     try {
       const client = await this.connect();
       const actual = await client.listAccounts();
