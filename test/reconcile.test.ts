@@ -158,6 +158,15 @@ describe('a POST that was not confirmed', () => {
     expect(planRemoveAll([posting(NOW - 120_000)], [inWindow], EXT)).toEqual([expect.objectContaining({ kind: 'forget' })]);
   });
 
+  test('removing everything keeps a POST that may still complete (20 min from the last POST), then forgets it', () => {
+    const entry = { ...posting(NOW - HOUR), lastPostAt: NOW - 19 * 60_000 };
+    expect(kinds(planRemoveAll([entry], [], EXT, NOW))).toEqual(['wait:111111111111']);
+    expect(kinds(planRemoveAll([entry], [], EXT, NOW + 2 * 60_000))).toEqual(['forget:111111111111']);
+    // Another user's registration in the window does not make it the registrar's.
+    const theirs = reg('theirs', '111111111111', { externalId: '99999999-2222-4333-8444-555555555555', createdAt: new Date(NOW - 60_000).toISOString() });
+    expect(kinds(planRemoveAll([entry], [theirs], EXT, NOW))).toEqual(['wait:111111111111']);
+  });
+
   test('the settle time counts from the last POST, not the first', () => {
     const entry = { ...posting(NOW - HOUR), lastPostAt: NOW - 10_000 };
     expect(kinds(run({ desired: [want('111111111111')], ledger: [entry] }))).toEqual(['wait:111111111111']);

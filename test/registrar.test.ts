@@ -411,6 +411,33 @@ describe('as the custom resource of its stack', () => {
     expect(world.emulator.accounts.size).toBe(3);
   });
 
+  test('the Delete right after a POST Cloudcraft completes late removes that registration too (no orphan)', async () => {
+    member('slow');
+    await invoke();
+    // The next account's POST is completed by Cloudcraft 2 min later, after the client gave up and after the run ended.
+    member('late');
+    world.emulator.inject({ method: 'POST', path: '/aws/account', actionDelayMs: 120_000 });
+    await invoke(undefined, 60_000);
+    const before = world.emulator.accounts.size;
+    const summary = await invoke(cfnEvent('Delete'));
+    expect(before).toBe(2);
+    expect(world.emulator.accounts.size).toBe(0);
+    expect(summary).toMatchObject({ complete: true, removed: 3 });
+  });
+
+  test('the Delete keeps in the ledger a POST that may still complete, and says so', async () => {
+    member('a');
+    world.emulator.inject({ method: 'POST', path: '/aws/account', hangMs: Infinity, times: 50 });
+    await invoke(undefined, 60_000);
+    world.emulator.clearFaults();
+    const summary = await invoke(cfnEvent('Delete'));
+    expect(summary.complete).toBe(false);
+    expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringMatching(/others remain in Cloudcraft, listed in the ledger table/) });
+    // Past the POST's window the entry owns nothing and is forgotten.
+    await world.clock.advance(30 * 60_000);
+    expect(await invoke(cfnEvent('Delete'))).toMatchObject({ complete: true });
+  });
+
   test('a deployment whose first attempt to lift the Delete\'s stop fails still lifts it (later runs reconcile)', async () => {
     member('a');
     await invoke();

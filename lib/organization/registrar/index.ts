@@ -148,7 +148,7 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
         await respond(deps, trigger.event, {
           status: 'SUCCESS',
           physicalId,
-          reason: summary.complete ? `Removed ${summary.removed} registrations from Cloudcraft.` : `Removed ${summary.removed} registrations; others remain in Cloudcraft, listed in the retained ledger table ${config.ledgerTable}.${left}`,
+          reason: summary.complete ? `Removed ${summary.removed} registrations from Cloudcraft.` : `Removed ${summary.removed} registrations; others remain in Cloudcraft, listed in the ledger table ${config.ledgerTable}.${left}`,
         }, log, redactor);
         return summary;
       }
@@ -491,9 +491,17 @@ class Run {
     }
     try {
       const client = await this.connect();
-      const actual = await client.listAccounts();
-      await this.execute(planRemoveAll([...this.ledger.entries.values()], actual, this.config.externalId ?? this.ledger.externalId), actual);
-      complete = this.ledger.entries.size === 0;
+      for (let round = 1; ; round++) {
+        const actual = await client.listAccounts();
+        const externalId = this.config.externalId ?? this.ledger.externalId;
+        const actions = planRemoveAll([...this.ledger.entries.values()], actual, externalId, this.deps.clock.now());
+        await this.execute(actions, actual);
+        complete = this.ledger.entries.size === 0;
+        // An unconfirmed POST may still make its registration: look again a few times while there is time.
+        if (complete || !actions.some(a => a.kind === 'wait') || round >= 3 || client.remaining() < SETTLE_MS + 60_000) break;
+        this.log('info', 'waiting for unconfirmed registrations to show up', { ms: SETTLE_MS });
+        await client.sleep(SETTLE_MS);
+      }
     } catch (err) {
       error = this.describe(err);
       this.log('error', 'removal stopped', { error });

@@ -282,7 +282,7 @@ export function afterRefusal(entry: LedgerEntry | undefined, account: DesiredAcc
 }
 
 /** Every registration the ledger owns, for a deletion of the whole integration. */
-export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[], externalId?: string): Action[] {
+export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[], externalId?: string, now?: number): Action[] {
   const ids = new Set(actual.map(a => a.id));
   const sameUser = (r: CloudcraftAccount) => !externalId || !r.externalId || r.externalId === externalId;
   const actions: Action[] = [];
@@ -291,7 +291,11 @@ export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[]
     const targets = new Set<string>();
     if (entry.cloudcraftId && ids.has(entry.cloudcraftId) && entry.state === 'registered') targets.add(entry.cloudcraftId);
     for (const r of madeByPosts(registrations, entry).filter(sameUser)) targets.add(r.id);
-    if (targets.size === 0) actions.push({ kind: 'forget', accountId: entry.accountId, why: 'owns nothing in Cloudcraft' });
+    const lastPost = Math.max(entry.postedAt ?? 0, entry.lastPostAt ?? 0);
+    if (targets.size === 0 && entry.state === 'posting' && now !== undefined && lastPost > 0 && now - lastPost <= POST_LATE_MS + CLOCK_SKEW_MS) {
+      // Forgetting it would orphan the registration its POST may still make: it stays in the (retained) ledger.
+      actions.push({ kind: 'wait', accountId: entry.accountId, why: 'its last registration request may still complete' });
+    } else if (targets.size === 0) {actions.push({ kind: 'forget', accountId: entry.accountId, why: 'owns nothing in Cloudcraft' });}
     for (const id of targets) actions.push({ kind: 'deregister', accountId: entry.accountId, cloudcraftId: id });
   }
   return actions;
