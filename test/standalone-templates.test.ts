@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { App } from 'aws-cdk-lib';
 import { buildMemberTemplate } from '../lib/organization/member-template';
 import { CONFIG_VARIABLE, parseConfig } from '../lib/organization/registrar/config';
-import { buildIntegrationTemplate, buildOrganizationTemplate, INTEGRATION_TEMPLATE_FILE, MEMBER_TEMPLATE_FILE, ORGANIZATION_TEMPLATE_FILE } from '../tools/templates';
+import { buildIntegrationTemplate, buildOrganizationTemplate, INTEGRATION_TEMPLATE_FILE, MEMBER_TEMPLATE_FILE, ORGANIZATION_TEMPLATE_FILE, withShortLogicalIds } from '../tools/templates';
 
 function written(file: string): any {
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: run "npx projen templates" (part of the build)`);
@@ -40,22 +40,73 @@ test('the single-account integration: role, inline handler and registration, wit
   const fn = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function') as any;
   expect(typeof fn.Properties.Code.ZipFile).toBe('string');
   expectPlain(template);
+  expectClosedReferences(template);
   process.stdout.write(`standalone integration template: ${bytes} bytes\n`);
   expect(bytes).toBeLessThanOrEqual(51_200);
 });
 
-/** Every Ref names a parameter, a resource or a pseudo parameter, and every GetAtt a resource. */
+/** Every Ref names a parameter, a resource or a pseudo parameter; every GetAtt, DependsOn and Fn::Sub name a resource. */
 function expectClosedReferences(template: any): void {
   const known = new Set([...Object.keys(template.Parameters ?? {}), ...Object.keys(template.Resources)]);
+  const names: string[] = [];
   const visit = (node: any): void => {
     if (Array.isArray(node)) return node.forEach(visit);
     if (!node || typeof node !== 'object') return;
-    if (typeof node.Ref === 'string' && !node.Ref.startsWith('AWS::')) expect({ ref: node.Ref, known: known.has(node.Ref) }).toEqual({ ref: node.Ref, known: true });
-    if (Array.isArray(node['Fn::GetAtt'])) expect({ getAtt: node['Fn::GetAtt'][0], known: known.has(node['Fn::GetAtt'][0]) }).toEqual({ getAtt: node['Fn::GetAtt'][0], known: true });
+    if (typeof node.Ref === 'string' && !node.Ref.startsWith('AWS::')) names.push(node.Ref);
+    if (node['Fn::GetAtt'] !== undefined) names.push(Array.isArray(node['Fn::GetAtt']) ? node['Fn::GetAtt'][0] : node['Fn::GetAtt'].split('.')[0]);
+    const sub = node['Fn::Sub'];
+    if (sub !== undefined) {
+      const [text, local] = Array.isArray(sub) ? sub : [sub, {}];
+      for (const [, id] of text.matchAll(/\$\{([^!}][^}.]*)/g)) if (!(id in local) && !id.startsWith('AWS::')) names.push(id);
+    }
     Object.values(node).forEach(visit);
   };
   visit(template.Resources);
+  visit(template.Outputs ?? {});
+  for (const resource of Object.values<any>(template.Resources)) names.push(...[resource.DependsOn ?? []].flat());
+  expect(names.length).toBeGreaterThan(0);
+  expect(names.filter(name => !known.has(name))).toEqual([]);
 }
+
+test('short logical IDs: every kind of reference follows the rename, and a collision keeps the long name', () => {
+  const template = {
+    Parameters: { Table: { Type: 'String' } },
+    Resources: {
+      CloudcraftRoleA6AF5B34: { Type: 'AWS::IAM::Role', Properties: {} },
+      CloudcraftTable1B9A5682: { Type: 'AWS::DynamoDB::Table', Properties: {} },
+      CloudcraftFnB24F2005: {
+        Type: 'AWS::Lambda::Function',
+        DependsOn: 'CloudcraftRoleA6AF5B34',
+        Properties: {
+          Role: { 'Fn::GetAtt': ['CloudcraftRoleA6AF5B34', 'Arn'] },
+          Other: { 'Fn::GetAtt': 'CloudcraftRoleA6AF5B34.RoleId' },
+          Table: { Ref: 'CloudcraftTable1B9A5682' },
+          Text: { 'Fn::Sub': '${CloudcraftRoleA6AF5B34.Arn}/${AWS::Region}/${!Literal}' },
+          Local: { 'Fn::Sub': ['${CloudcraftRoleA6AF5B34}-${X}', { X: { Ref: 'CloudcraftRoleA6AF5B34' } }] },
+        },
+      },
+      CloudcraftX: { Type: 'AWS::SNS::Topic', DependsOn: ['CloudcraftFnB24F2005', 'CloudcraftRoleA6AF5B34'] },
+    },
+    Outputs: { Arn: { Value: { 'Fn::GetAtt': ['CloudcraftFnB24F2005', 'Arn'] } } },
+  };
+  const short = withShortLogicalIds(template);
+  // "Table" is a parameter: the table keeps its long name.
+  expect(Object.keys(short.Resources)).toEqual(['Role', 'CloudcraftTable1B9A5682', 'Fn', 'X']);
+  expect(short.Resources.Fn).toEqual({
+    Type: 'AWS::Lambda::Function',
+    DependsOn: 'Role',
+    Properties: {
+      Role: { 'Fn::GetAtt': ['Role', 'Arn'] },
+      Other: { 'Fn::GetAtt': 'Role.RoleId' },
+      Table: { Ref: 'CloudcraftTable1B9A5682' },
+      Text: { 'Fn::Sub': '${Role.Arn}/${AWS::Region}/${!Literal}' },
+      Local: { 'Fn::Sub': ['${Role}-${X}', { X: { Ref: 'Role' } }] },
+    },
+  });
+  expect(short.Resources.X.DependsOn).toEqual(['Fn', 'Role']);
+  expect(short.Outputs).toEqual({ Arn: { Value: { 'Fn::GetAtt': ['Fn', 'Arn'] } } });
+  expectClosedReferences(short);
+});
 
 /** A Fn::Join / Ref value as CloudFormation would resolve it with these parameter values. */
 function resolveWith(node: any, values: Record<string, string | string[]>): any {
