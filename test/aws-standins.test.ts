@@ -17,6 +17,7 @@ import { LocalCloudFormation } from './support/local-cloudformation';
 import { createLedgerTable, localDynamoClient, startDynalite } from './support/local-dynamodb';
 import { LocalLambda } from './support/local-lambda';
 import { LocalOrganizations } from './support/local-organizations';
+import { sdkStackResourcesReader } from '../lib/registration/handler/stack-resources';
 
 const clientConfig = (endpoint: string) => ({
   endpoint,
@@ -245,6 +246,34 @@ describe('LocalCloudFormation', () => {
   afterEach(async () => {
     client.destroy();
     await cfn.stop();
+  });
+
+  test('ListStackResources, read by the handler\'s own reader through AWS_ENDPOINT_URL_CLOUDFORMATION: every page, every field', async () => {
+    await startCfn();
+    const stackId = 'arn:aws:cloudformation:us-east-1:111111111111:stack/app/0f1e2d3c-aaaa-4bbb-8ccc-123456789012';
+    const resources = [
+      { logicalId: 'Role', physicalId: 'cloudcraft', type: 'AWS::IAM::Role', status: 'CREATE_COMPLETE' },
+      { logicalId: 'Old', physicalId: '2b8c1f7e-0d4a-4c3b-9e1f-5a6b7c8d9e0f', type: 'Custom::CloudcraftRegistration', status: 'DELETE_IN_PROGRESS' },
+      { logicalId: 'New', physicalId: 'adopted:2b8c1f7e:WyJhIixudWxsLG51bGxd', type: 'Custom::CloudcraftRegistration', status: 'CREATE_COMPLETE' },
+      { logicalId: 'Pending', type: 'Custom::CloudcraftRegistration', status: 'CREATE_IN_PROGRESS' },
+    ];
+    cfn.setStackResources(stackId, resources);
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDLOCAL', AWS_SECRET_ACCESS_KEY: 'local' });
+    try {
+      expect(await sdkStackResourcesReader(stackId)).toEqual(resources.map(r => ({ ...r, physicalId: r.physicalId })));
+      expect(cfn.calls.map(c => [c.action, c.params.StackName, c.params.NextToken === undefined])).toEqual([
+        ['ListStackResources', stackId, true], ['ListStackResources', stackId, false],
+      ]);
+      // By name as well; an unknown stack is AWS's ValidationError.
+      expect(await sdkStackResourcesReader('app')).toHaveLength(4);
+      await expect(sdkStackResourcesReader('arn:aws:cloudformation:us-east-1:111111111111:stack/other/1')).rejects.toMatchObject({ name: 'ValidationError' });
+    } finally {
+      for (const key of ['AWS_ENDPOINT_URL_CLOUDFORMATION', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 
   test('pagination returns every instance exactly once, in pages of at most pageSize', async () => {

@@ -3,7 +3,7 @@
  * tested directly.
  */
 import {
-  afterPost, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_PHYSICAL_ID_CHARS, parsePhysicalId,
+  afterPost, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_PHYSICAL_ID_CHARS, parsePhysicalId,
   pendingPhysicalId, PENDING_SKEW_MS, physicalIdOf, planCreate, planDelete, planUpdate, registrationBody,
   registrationsOfRole, TWIN_WINDOW_MS,
 } from '../lib/registration/handler/decide';
@@ -59,6 +59,10 @@ describe('parseProps', () => {
     expect(props({ ApiUrl: 'https://api.cloudcraft.co:8443' }).apiUrl).toBe('https://api.cloudcraft.co:8443');
   });
 
+  test.each(['http://127.0.0.1:4010', 'http://localhost:4010/', 'http://[::1]:4010'])('%s (this machine: local emulators) may be http', (url) => {
+    expect(props({ ApiUrl: url }).apiUrl).toBe(url.replace(/\/$/, ''));
+  });
+
   test('absent teams are null (Cloudcraft default), not an empty list', () => {
     expect(props().readAccess).toBeNull();
   });
@@ -70,6 +74,9 @@ describe('parseProps', () => {
     [{ ApiKeySource: 'vault' }, /ApiKeySource must be secretsmanager or ssm/],
     [{ ApiUrl: 'ftp://x' }, /ApiUrl is not an http\(s\) URL/],
     [{ ApiUrl: '' }, /ApiUrl is not an http\(s\) URL/],
+    // A deploy-time value escapes the construct's synth check: the handler refuses to send the key in clear text.
+    [{ ApiUrl: 'http://api.cloudcraft.co' }, /ApiUrl must be an https:\/\/ URL/],
+    [{ ApiUrl: 'http://10.0.0.8:8080' }, /ApiUrl must be an https:\/\/ URL/],
     [{ ReadAccess: '[oops' }, /ReadAccess is not a JSON list/],
   ])('rejects %j', (extra, message) => {
     expect(() => props(extra)).toThrow(message);
@@ -203,6 +210,39 @@ describe('plans', () => {
   test('leftovers of a failed create: the role\'s registrations created since', () => {
     const accounts = [account({ id: 'before' }), account({ id: 'after', createdAt: new Date(NOW + 1_000).toISOString() }), account({ id: 'other', roleArn: `${ROLE}2`, createdAt: new Date(NOW + 1_000).toISOString() })];
     expect(leftoversOf(accounts, ROLE, NOW).map(a => a.id)).toEqual(['after']);
+  });
+});
+
+describe('holderOf: another resource of the stack that holds a registration', () => {
+  const TYPE = 'Custom::CloudcraftRegistration';
+  const event = { LogicalResourceId: 'Old', PhysicalResourceId: ID, ResourceType: TYPE };
+  const r = (logicalId: string, physicalId: string | undefined, status = 'CREATE_COMPLETE', type = TYPE) => ({ logicalId, physicalId, type, status });
+
+  test('a live resource of the same type whose physical ID names it, plain or adopted', () => {
+    expect(holderOf([r('New', ID)], event, ID)?.logicalId).toBe('New');
+    expect(holderOf([r('New', physicalIdOf({ id: ID, adopted: true, original: { name: 'x', readAccess: null, writeAccess: null } }))], event, ID)?.logicalId).toBe('New');
+    expect(holderOf([r('New', `adopted:${ID}`, 'UPDATE_COMPLETE')], event, ID)?.logicalId).toBe('New');
+  });
+
+  test('the same resource with another physical ID holds it (an Update replaced a failed Create\'s pending:)', () => {
+    expect(holderOf([r('Old', ID, 'UPDATE_COMPLETE')], { ...event, PhysicalResourceId: pendingPhysicalId(NOW) }, ID)?.logicalId).toBe('Old');
+  });
+
+  test.each([
+    ['itself', [r('Old', ID, 'DELETE_IN_PROGRESS')]],
+    ['itself, not yet marked as being deleted', [r('Old', ID, 'UPDATE_COMPLETE')]],
+    ['a resource being deleted', [r('New', ID, 'DELETE_IN_PROGRESS')]],
+    ['a deleted resource', [r('New', ID, 'DELETE_COMPLETE')]],
+    ['a resource whose delete was skipped', [r('New', ID, 'DELETE_SKIPPED')]],
+    ['a resource of another type with that physical ID', [r('Topic', ID, 'CREATE_COMPLETE', 'AWS::SNS::Topic')]],
+    ['another registration', [r('New', '9f8e7d6c-0d4a-4c3b-9e1f-5a6b7c8d9e0f')]],
+    ['a resource that registered nothing or is pending', [r('New', 'cloudcraft-unregistered'), r('Other', pendingPhysicalId(NOW)), r('Third', undefined, 'CREATE_IN_PROGRESS')]],
+  ])('not %s', (_name, resources) => {
+    expect(holderOf(resources, event, ID)).toBeUndefined();
+  });
+
+  test('a resource whose delete failed still exists, so it still holds it', () => {
+    expect(holderOf([r('New', ID, 'DELETE_FAILED')], event, ID)?.logicalId).toBe('New');
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { IN_PROCESS_URL, CloudcraftEmulator } from './support/cloudcraft-emulator';
 import {
-  API_KEY, EXTERNAL_ID, FIFTEEN_MINUTES, Invocation, ROLE_ARN, SECRET_ARN, VirtualHarness,
+  API_KEY, EXTERNAL_ID, FIFTEEN_MINUTES, Invocation, ROLE_ARN, SECRET_ARN, STACK_ID, VirtualHarness,
 } from './support/virtual-harness';
 import { Transport, TransportError } from '../lib/runtime/http';
 
@@ -353,6 +353,18 @@ describe('adoption', () => {
     expect(calls()).toEqual(['GET /aws/account 200', 'PUT /aws/account/{id} 200']);
     expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id: existing.id, name: 'production', readAccess: ['team/team-a'], writeAccess: null })]);
     expect(logs.some(l => JSON.parse(l).level === 'warn' && /adopting/.test(l) && l.includes('added by hand'))).toBe(true);
+  });
+
+  test('a very long name set by hand: PreviousName is capped and the answer stays under 4 KB; too long to restore, the Delete leaves it', async () => {
+    const long = 'n'.repeat(5_000);
+    const existing = h.emulator.seedAccount({ name: long, roleArn: ROLE_ARN, externalId: EXTERNAL_ID });
+    const { answer } = await run(create());
+    expect(answer.Status).toBe('SUCCESS');
+    expect(answer.Data.PreviousName).toHaveLength(256);
+    expect(Buffer.byteLength(JSON.stringify(answer))).toBeLessThan(4096);
+    // Too long to carry in the physical ID: the Delete leaves the registration (adopted, original unknown).
+    await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: answer.PhysicalResourceId }));
+    expect(h.emulator.accounts.has(existing.id)).toBe(true);
   });
 
   test('Delete (or a rollback) of an adopted registration restores its original name and team access', async () => {
@@ -704,6 +716,109 @@ describe('Delete', () => {
     expect(answer.PhysicalResourceId).toBe(created.answer.PhysicalResourceId);
     expect(answer.Reason).toMatch(/refused removing the AWS account \(403/);
     expect(h.emulator.accounts.size).toBe(1);
+  });
+});
+
+describe('another resource of the stack holds the registration (the construct moved or renamed, a rollback)', () => {
+  const TYPE = 'Custom::CloudcraftRegistration';
+  const resource = (logicalId: string, physicalId: string | undefined, status: string) => ({ logicalId, physicalId, type: TYPE, status });
+  const renamed = (props = h.registrationProps()) => h.event('Create', props, { LogicalResourceId: 'Renamed' });
+
+  test.each([
+    ['within the hour (the new resource answers the same ID)', 0],
+    ['hours later (the registration would look like one made before the stack)', 3 * 3_600_000],
+  ])('renamed %s: the old resource\'s Delete leaves it, the stack\'s Delete removes it', async (_when, later) => {
+    const old = await run(create());
+    const oldId = old.answer.PhysicalResourceId;
+    await h.clock.advance(later);
+    h.stackResources = [resource('CloudcraftRegistration', oldId, 'UPDATE_COMPLETE'), resource('Renamed', undefined, 'CREATE_IN_PROGRESS')];
+    const taken = await run(renamed(h.registrationProps({ AccountName: 'production (renamed)' })));
+    // It takes the old resource's physical ID: what the old one's Delete would have done, the new one's now does.
+    expect(taken.answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: oldId });
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id: oldId, name: 'production (renamed)' })]);
+
+    // Cleanup: CloudFormation deletes the old logical ID.
+    h.stackResources = [resource('CloudcraftRegistration', oldId, 'DELETE_IN_PROGRESS'), resource('Renamed', oldId, 'CREATE_COMPLETE')];
+    const cleanup = await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: oldId }));
+    expect(cleanup.answer).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringMatching(/held by Renamed/) });
+    expect(h.emulator.callsTo('DELETE')).toHaveLength(0);
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toHaveLength(1);
+    expect(h.stackResourceReads.every(id => id === STACK_ID)).toBe(true);
+
+    // The stack's Delete: the new resource removes it.
+    h.stackResources = [resource('Renamed', oldId, 'DELETE_IN_PROGRESS')];
+    const gone = await run(h.event('Delete', h.registrationProps({ AccountName: 'production (renamed)' }), { PhysicalResourceId: oldId, LogicalResourceId: 'Renamed' }));
+    expect(gone.answer.Status).toBe('SUCCESS');
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toHaveLength(0);
+  });
+
+  test('an adopted registration moves with its original settings, restored by the stack\'s Delete', async () => {
+    const before = h.emulator.seedAccount({ name: 'added by hand', roleArn: ROLE_ARN, externalId: EXTERNAL_ID });
+    const old = await run(create());
+    const oldId = old.answer.PhysicalResourceId;
+    expect(oldId).toMatch(/^adopted:/);
+    h.stackResources = [resource('CloudcraftRegistration', oldId, 'UPDATE_COMPLETE')];
+    const taken = await run(renamed());
+    expect(taken.answer.PhysicalResourceId).toBe(oldId);
+    h.stackResources = [resource('CloudcraftRegistration', oldId, 'DELETE_IN_PROGRESS'), resource('Renamed', oldId, 'CREATE_COMPLETE')];
+    await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: oldId }));
+    expect(h.emulator.accounts.get(before.id)?.name).toBe('production');
+    h.stackResources = [];
+    await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: oldId, LogicalResourceId: 'Renamed' }));
+    expect(h.emulator.accounts.get(before.id)?.name).toBe('added by hand');
+  });
+
+  test('the rollback of an Update that created the new resource leaves the old one\'s registration', async () => {
+    const old = await run(create());
+    const oldId = old.answer.PhysicalResourceId;
+    h.stackResources = [resource('CloudcraftRegistration', oldId, 'UPDATE_COMPLETE')];
+    const taken = await run(renamed());
+    h.stackResources = [resource('CloudcraftRegistration', oldId, 'UPDATE_COMPLETE'), resource('Renamed', taken.answer.PhysicalResourceId, 'DELETE_IN_PROGRESS')];
+    const rollback = await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: taken.answer.PhysicalResourceId, LogicalResourceId: 'Renamed' }));
+    expect(rollback.answer).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringMatching(/held by CloudcraftRegistration/) });
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id: oldId })]);
+  });
+
+  test('a failed Create\'s leftover that an Update of the same resource took over is not removed with pending:', async () => {
+    h.emulator.inject({ method: 'POST', actionDelayMs: 20_000 });
+    const failed = await run(create(), 60_000);
+    expect(failed.answer.PhysicalResourceId).toMatch(/^pending:/);
+    // Deployed again (no rollback): the Update takes the leftover under a new physical ID.
+    const updated = await run(h.event('Update', h.registrationProps(), { PhysicalResourceId: failed.answer.PhysicalResourceId, OldResourceProperties: h.registrationProps() }));
+    expect(updated.answer.Status).toBe('SUCCESS');
+    const id = updated.answer.PhysicalResourceId;
+    h.stackResources = [resource('CloudcraftRegistration', id, 'UPDATE_COMPLETE')];
+    const cleanup = await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: failed.answer.PhysicalResourceId }));
+    expect(cleanup.answer.Status).toBe('SUCCESS');
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id: id.replace(/^adopted:([^:]+).*$/, '$1') })]);
+  });
+
+  test('the stack cannot be listed: the Delete removes what it owns (as without the check), with a warning', async () => {
+    const created = await run(create());
+    h.stackResources = [resource('Renamed', created.answer.PhysicalResourceId, 'CREATE_COMPLETE')];
+    h.stackResourcesDenied = true;
+    const { answer, logs } = await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: created.answer.PhysicalResourceId }));
+    expect(answer.Status).toBe('SUCCESS');
+    expect(h.emulator.accounts.size).toBe(0);
+    expect(logs.some(l => /cannot list the stack's resources/.test(l) && /AccessDenied/.test(l))).toBe(true);
+  });
+
+  test('a Delete that owns nothing, or RETAIN, does not read the stack', async () => {
+    const created = await run(create());
+    await run(h.event('Delete', h.registrationProps({ RemovalPolicy: 'retain' }), { PhysicalResourceId: created.answer.PhysicalResourceId }));
+    await run(h.event('Delete', h.registrationProps(), { PhysicalResourceId: 'cloudcraft-unregistered' }));
+    expect(h.stackResourceReads).toEqual([]);
+  });
+});
+
+describe('RETAIN and a failed Create', () => {
+  test('the rollback of a failed Create removes what it may have registered, RETAIN or not', async () => {
+    h.emulator.inject({ method: 'POST', actionDelayMs: 20_000 });
+    const failed = await run(create({ RemovalPolicy: 'retain' }), 60_000);
+    expect(failed.answer.PhysicalResourceId).toMatch(/^pending:/);
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toHaveLength(1);
+    await run(h.event('Delete', h.registrationProps({ RemovalPolicy: 'retain' }), { PhysicalResourceId: failed.answer.PhysicalResourceId }));
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toHaveLength(0);
   });
 });
 

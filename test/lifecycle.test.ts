@@ -16,6 +16,7 @@ import { AWS_REFS, resolveCfn, TARGET_ACCOUNT } from './helpers';
 import { CLOUDCRAFT_AWS_ACCOUNT, CloudcraftEmulator } from './support/cloudcraft-emulator';
 import { API_KEY, EXTERNAL_ID } from './support/harness';
 import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
+import { LocalCloudFormation } from './support/local-cloudformation';
 import { fragmentsOf } from './support/virtual-harness';
 import { CloudcraftExampleStack } from '../examples/cloudcraft-example-stack';
 
@@ -29,6 +30,7 @@ const NODE = ON_LINUX_X64 ? LAMBDA_NODE_BIN : process.execPath;
 let emulator: CloudcraftEmulator;
 let secrets: LocalSecrets;
 let responses: LocalResponseUrl;
+let cfn: LocalCloudFormation;
 let codeDir: string;
 let template: any;
 const output: string[] = [];
@@ -50,10 +52,11 @@ beforeAll(async () => {
   emulator = await new CloudcraftEmulator({ users: [{ key: API_KEY, id: 'owner', externalId: EXTERNAL_ID, role: 'owner', plan: 'pro' }] }).start();
   secrets = await new LocalSecrets().start();
   responses = await new LocalResponseUrl().start();
+  cfn = await new LocalCloudFormation().start();
 });
 
 afterAll(async () => {
-  await Promise.all([emulator.stop(), secrets.stop(), responses.stop()]);
+  await Promise.all([emulator.stop(), secrets.stop(), responses.stop(), cfn.stop()]);
   fs.rmSync(codeDir, { recursive: true, force: true });
 });
 
@@ -86,6 +89,7 @@ async function invoke(event: any): Promise<any> {
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
       AWS_ENDPOINT_URL_SSM: secrets.url,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
     },
   });
   let out = '';
@@ -153,10 +157,20 @@ test('Create, Update (rename, teams; teams removed), Delete with the inline code
   expect(unshared).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
   expect(emulator.accounts.get(id)).toMatchObject({ name: 'production', readAccess: [], writeAccess: [] });
 
-  // 5. Delete (cdk destroy).
+  // 5. Delete (cdk destroy): the handler first lists its stack's resources (none other holds the registration).
+  cfn.setStackResources(STACK_ID, Object.entries(template.Resources).map(([logicalId, r]: [string, any]) => ({
+    logicalId,
+    type: r.Type,
+    status: logicalId === registrationId ? 'DELETE_IN_PROGRESS' : 'CREATE_COMPLETE',
+    physicalId: logicalId === registrationId ? id : r.Type === 'Custom::CloudcraftIamParameters' ? iam.PhysicalResourceId : `${logicalId}-physical`,
+  })));
   const deleted = await invoke({ ...eventFor(registrationId, 'Delete', refs), ResourceProperties: before, PhysicalResourceId: id });
   expect(deleted.Status).toBe('SUCCESS');
   expect(emulator.accounts.size).toBe(0);
+  // Every page (5 resources a page here), of its own stack only.
+  const pages = Math.ceil(Object.keys(template.Resources).length / cfn.pageSize);
+  expect(cfn.calls.map(c => [c.action, c.params.StackName])).toEqual(Array(pages).fill(['ListStackResources', STACK_ID]));
+  expect(output.join('')).not.toMatch(/cannot list the stack/);
   const paramsDeleted = await invoke({ ...eventFor(paramsId, 'Delete', refs), PhysicalResourceId: iam.PhysicalResourceId });
   expect(paramsDeleted.Status).toBe('SUCCESS');
 

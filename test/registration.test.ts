@@ -1,10 +1,11 @@
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { EXTERNAL_ID, onlyResource } from './helpers';
+import { AWS_REFS, EXTERNAL_ID, onlyResource, resolveCfn, TARGET_ACCOUNT } from './helpers';
 import { CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration, CloudcraftRegistration, CloudcraftRole } from '../lib';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:cloudcraft/api-key-AbCdEf';
@@ -110,7 +111,11 @@ describe('the handler function', () => {
     const logGroup = onlyResource(t, 'AWS::Logs::LogGroup');
     expect(logGroup.Properties.RetentionInDays).toBe(365);
     expect(fn.LoggingConfig).toEqual({ LogGroup: { Ref: logGroup.logicalId } });
-    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0 });
+    // No retry; an event queued past the margin between Lambda's 15 min and CloudFormation's 16 min is dropped.
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    for (const registration of Object.values(t.findResources('Custom::CloudcraftRegistration'))) {
+      expect(Number(registration.Properties.ServiceTimeout) - fn.Timeout).toBeGreaterThanOrEqual(60);
+    }
     expect(Object.keys(t.findResources('AWS::CloudFormation::CustomResource'))).toHaveLength(0);
   });
 
@@ -127,9 +132,40 @@ describe('the handler function', () => {
     const [policy] = Object.values(policies).filter(p => JSON.stringify(p).includes('secretsmanager'));
     const statements = policy.Properties.PolicyDocument.Statement;
     const actions = statements.flatMap((st: any) => [st.Action].flat()).sort();
-    expect(actions).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    expect(actions).toEqual(['cloudformation:ListStackResources', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     const secretStatement = statements.find((st: any) => JSON.stringify(st.Action).includes('secretsmanager'));
     expect(secretStatement.Resource).toBe(SECRET_ARN);
+  });
+
+  test('its role lists the resources of its own stack, and of no other (IAM policy engine)', async () => {
+    const s = stack();
+    new CloudcraftIntegration(s, 'Cloudcraft', { apiKey: secretKey(s), accountName: CloudcraftAccountName.of('p'), externalId: EXTERNAL_ID });
+    const t = Template.fromStack(s);
+    const own = `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/S/0f1e2d3c-aaaa-4bbb-8ccc-123456789012`;
+    const logs = onlyResource(t, 'AWS::Logs::LogGroup').logicalId;
+    const refs = { ...AWS_REFS, 'AWS::StackId': own, 'AWS::StackName': 'S', [`${logs}.Arn`]: `arn:aws:logs:us-east-1:${TARGET_ACCOUNT}:log-group:handler:*` };
+    const fnRoleId = onlyResource(t, 'AWS::Lambda::Function').Properties.Role['Fn::GetAtt'][0];
+    const policies = Object.entries(t.findResources('AWS::IAM::ManagedPolicy'))
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(fnRoleId))
+      .map(([name, p]) => ({ name, policy: resolveCfn(p.Properties.PolicyDocument, refs) }));
+    expect(policies.length).toBeGreaterThan(0);
+    const decide = async (action: string, resource: string) => {
+      const result: any = await runSimulation({
+        request: { principal: `arn:aws:sts::${TARGET_ACCOUNT}:assumed-role/handler/fn`, action, resource: { resource, accountId: TARGET_ACCOUNT }, contextVariables: {} },
+        identityPolicies: policies,
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+      } as any, {});
+      if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
+      return result.overallResult;
+    };
+    expect(await decide('cloudformation:ListStackResources', own)).toBe('Allowed');
+    // Another stack of the account (or a stack of the same name, deleted and created again) is not readable.
+    expect(await decide('cloudformation:ListStackResources', `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/Other/0f1e2d3c-aaaa-4bbb-8ccc-123456789012`)).toBe('ImplicitlyDenied');
+    expect(await decide('cloudformation:ListStackResources', `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/S/99999999-aaaa-4bbb-8ccc-123456789012`)).toBe('ImplicitlyDenied');
+    for (const action of ['cloudformation:DescribeStacks', 'cloudformation:DeleteStack', 'cloudformation:GetTemplate']) {
+      expect(await decide(action, own)).toBe('ImplicitlyDenied');
+    }
   });
 
   test('a customer managed KMS key of the secret: kms:Decrypt for the handler', () => {

@@ -63,8 +63,8 @@ export class CloudcraftHandler extends Construct {
     // Grants (`secret.grantRead(role)`, ...) land in one customer managed policy, not an inline one.
     this.role = new ManagedPolicyRole(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'cdk-cloudcraft handler: reads the Cloudcraft API key and writes its own logs',
-    }, 'cdk-cloudcraft handler: read the Cloudcraft API key, write the handler\'s own log group');
+      description: 'cdk-cloudcraft handler: reads the Cloudcraft API key, writes its own logs, lists its stack\'s resources',
+    }, 'cdk-cloudcraft handler: read the Cloudcraft API key, write the handler\'s own log group, list its stack\'s resources');
     this.function = new lambda.Function(this, 'Function', {
       description: 'cdk-cloudcraft: registers AWS accounts with Cloudcraft (custom resource handler)',
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -77,9 +77,18 @@ export class CloudcraftHandler extends Construct {
       logGroup,
       // The handler always answers CloudFormation itself; a retried invocation would only repeat calls.
       retryAttempts: 0,
+      // An event older than a minute is dropped: the handler works up to 15 minutes from its start, and CloudFormation
+      // waits 16 from its request (SERVICE_TIMEOUT); a Create started later would answer after CloudFormation gave up
+      // and rolled back, and register an account nobody removes. 60 s is the least Lambda allows
+      // (MaximumEventAgeInSeconds: https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html).
+      maxEventAge: Duration.minutes(1),
     });
     // Written to only through the function's log group: no AWSLambdaBasicExecutionRole.
     logGroup.grantWrite(this.role);
+    // A Delete reads its own stack's resources, to leave a registration another resource of the stack now holds (the
+    // construct moved or renamed). ListStackResources takes the stack's ARN as its resource (Service Authorization
+    // Reference, AWS CloudFormation: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html).
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudformation:ListStackResources'], resources: [Stack.of(this).stackId] }));
     this.function.node.addDependency(this.role);
 
     acknowledge(this.function.node.findChild('EventInvokeConfig'), [

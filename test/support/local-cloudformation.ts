@@ -1,5 +1,5 @@
 /**
- * A local stand-in for CloudFormation StackSets' ListStackInstances on 127.0.0.1, speaking the awsQuery protocol
+ * A local stand-in for CloudFormation StackSets' ListStackInstances (and a stack's ListStackResources) on 127.0.0.1, speaking the awsQuery protocol
  * that @aws-sdk/client-cloudformation uses (AwsQueryProtocol in its runtime config): a form-encoded POST /
  * `Action=ListStackInstances&Version=2010-05-15&...` (lists as `Filters.member.1.Name`), an XML answer
  * `<ListStackInstancesResponse><ListStackInstancesResult><Summaries><member>...`, and XML errors
@@ -48,6 +48,14 @@ export interface StackInstance extends StackInstanceInput {
   readonly lastOperationId: string;
 }
 
+/** A resource of a stack, for ListStackResources. */
+export interface StackResourceInput {
+  readonly logicalId: string;
+  readonly physicalId?: string;
+  readonly type: string;
+  readonly status: string;
+}
+
 export interface CloudFormationCall {
   readonly action: string;
   /** The form parameters as sent (e.g. `StackSetName`, `CallAs`, `Filters.member.1.Name`). */
@@ -71,6 +79,7 @@ export class LocalCloudFormation extends LocalServer {
   public readonly calls: CloudFormationCall[] = [];
 
   private readonly stackInstances = new Map<string, StackInstance>();
+  private readonly stacks = new Map<string, StackResourceInput[]>();
   private readonly failures: Array<{ action: string; code: string; remaining: number }> = [];
   private counter = 0;
 
@@ -130,6 +139,7 @@ export class LocalCloudFormation extends LocalServer {
       failure.remaining--;
       return fail(failure.code, failure.code === 'Throttling' ? 'Rate exceeded' : `injected ${failure.code}`);
     }
+    if (action === 'ListStackResources') return this.listStackResources(params, res, requestId, fail);
     if (action !== 'ListStackInstances') return fail('InvalidAction', `The action ${action} is not valid for this web service.`);
 
     const callAs = params.CallAs ?? 'SELF';
@@ -164,6 +174,31 @@ export class LocalCloudFormation extends LocalServer {
     res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
     res.end(`<ListStackInstancesResponse xmlns="${XMLNS}"><ListStackInstancesResult><Summaries>${members}</Summaries>${next}`
       + `</ListStackInstancesResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></ListStackInstancesResponse>`);
+  }
+
+  /** Sets what ListStackResources answers for a stack (its ARN; callers may also name it by its name). */
+  setStackResources(stackId: string, resources: StackResourceInput[]): void {
+    this.stacks.set(stackId, resources);
+  }
+
+  /** ListStackResources: StackName is the stack's name or ID; summaries paged with NextToken. */
+  private listStackResources(params: Record<string, string>, res: http.ServerResponse, requestId: string,
+    fail: (code: string, message: string) => void): void {
+    const name = params.StackName ?? '';
+    const stackId = [...this.stacks.keys()].find(id => id === name || id.split('/')[1] === name);
+    if (!stackId) return fail('ValidationError', `Stack with id ${name} does not exist`);
+    const resources = this.stacks.get(stackId)!;
+    const offset = params.NextToken === undefined ? 0 : decodeToken(params.NextToken, stackId);
+    if (offset === undefined) return fail('ValidationError', 'Invalid NextToken');
+    const end = offset + this.pageSize;
+    const members = resources.slice(offset, end).map(r => '<member>' + [
+      ['LogicalResourceId', r.logicalId], ['PhysicalResourceId', r.physicalId], ['ResourceType', r.type],
+      ['LastUpdatedTimestamp', '2026-11-24T10:00:00.000Z'], ['ResourceStatus', r.status],
+    ].map(([key, value]) => (value === undefined ? '' : `<${key}>${xml(value)}</${key}>`)).join('') + '</member>').join('');
+    const next = end < resources.length ? `<NextToken>${encodeToken(stackId, end)}</NextToken>` : '';
+    res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.end(`<ListStackResourcesResponse xmlns="${XMLNS}"><ListStackResourcesResult><StackResourceSummaries>${members}</StackResourceSummaries>${next}`
+      + `</ListStackResourcesResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></ListStackResourcesResponse>`);
   }
 
   private summary(i: StackInstance): string {

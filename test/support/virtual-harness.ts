@@ -9,6 +9,7 @@ import { CloudcraftEmulator, EmulatorOptions, IN_PROCESS_URL } from './cloudcraf
 import { API_KEY, cfnEvent, EXTERNAL_ID, registrationProps, ROLE_ARN, SECRET_ARN, STACK_ID } from './harness';
 import { VirtualClock } from './virtual-clock';
 import { createHandler, HandlerDeps } from '../../lib/registration/handler';
+import { StackResource } from '../../lib/registration/handler/decide';
 import { ApiKeyRef } from '../../lib/runtime/api-key';
 import { CloudcraftError } from '../../lib/runtime/cloudcraft';
 import { HttpRequest, HttpResponse, Transport, TransportError } from '../../lib/runtime/http';
@@ -54,6 +55,12 @@ export class VirtualHarness {
   readonly parameters = new Map<string, string>();
   readonly denied = new Set<string>();
   readonly reads: ApiKeyRef[] = [];
+  /** What ListStackResources answers for the stack (empty: no other resource holds anything). */
+  stackResources: StackResource[] = [];
+  /** ListStackResources fails (AccessDenied). */
+  stackResourcesDenied = false;
+  /** The stack IDs ListStackResources was asked for. */
+  readonly stackResourceReads: string[] = [];
   aliases: string[] = [];
   aliasDenied = false;
   aliasReads = 0;
@@ -103,6 +110,11 @@ export class VirtualHarness {
         this.aliasReads++;
         if (this.aliasDenied) throw new CloudcraftError('Cannot read the account alias for the Cloudcraft account name (iam:ListAccountAliases): AccessDenied.');
         return this.aliases[0];
+      },
+      readStackResources: async (stackId) => {
+        this.stackResourceReads.push(stackId);
+        if (this.stackResourcesDenied) throw Object.assign(new Error('denied'), { name: 'AccessDenied' });
+        return this.stackResources;
       },
       sink: line => {
         logs.push(line);

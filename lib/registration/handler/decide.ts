@@ -278,8 +278,9 @@ export function planDelete(physicalId: string | undefined, props: RegistrationPr
   const ref = parsePhysicalId(physicalId);
   if (ref.kind === 'none') return { action: 'skip', why: 'nothing was registered (the create failed or never ran)' };
   if (!props) return { action: 'skip', why: `the properties cannot be read (${propsError ?? 'unknown shape'}), so Cloudcraft cannot be called; anything registered under ${physicalId} is left in Cloudcraft` };
-  if (props.removalPolicy === 'retain') return { action: 'skip', why: 'removalPolicy is RETAIN' };
+  // Before RETAIN: a failed Create's leftovers are not a resource the stack kept.
   if (ref.kind === 'pending') return { action: 'cleanup', since: ref.since - PENDING_SKEW_MS };
+  if (props.removalPolicy === 'retain') return { action: 'skip', why: 'removalPolicy is RETAIN' };
   if (!ref.adopted || props.removeAdopted) return { action: 'delete', id: ref.id };
   if (!ref.original) return { action: 'skip', why: 'the registration existed before the stack (adopted), and its original settings are not known; set removeAdoptedRegistration to remove it too' };
   return { action: 'restore', id: ref.id, original: ref.original };
@@ -288,4 +289,32 @@ export function planDelete(physicalId: string | undefined, props: RegistrationPr
 /** What a failed Create may have registered: the registrations of the role created since it first POSTed. */
 export function leftoversOf(accounts: CloudcraftAccount[], roleArn: string, since: number): CloudcraftAccount[] {
   return registrationsOfRole(accounts, roleArn).filter(a => Date.parse(a.createdAt ?? '') >= since);
+}
+
+/** A resource of the stack as CloudFormation lists it (ListStackResources). */
+export interface StackResource {
+  readonly logicalId: string;
+  readonly physicalId?: string;
+  readonly type: string;
+  readonly status: string;
+}
+
+/**
+ * The other resource of the stack that now holds registration `id`, if any: a Delete must then leave it in Cloudcraft.
+ * - The construct was moved or renamed: CloudFormation creates the new logical ID (which takes the registration
+ *   over), then deletes the old one; or an Update that created such a resource rolls back while the old one stays.
+ * - The same resource, after an Update took over what its failed Create left (the Delete of `pending:`).
+ * A resource being deleted holds nothing.
+ */
+export function holderOf(resources: StackResource[], event: { LogicalResourceId: string; PhysicalResourceId?: string; ResourceType?: string },
+  id: string): StackResource | undefined {
+  return resources.find(r => r.type === event.ResourceType
+    && !/^DELETE_(COMPLETE|IN_PROGRESS|SKIPPED)$/.test(r.status)
+    && !(r.logicalId === event.LogicalResourceId && r.physicalId === event.PhysicalResourceId)
+    && registrationOf(r.physicalId) === id);
+}
+
+function registrationOf(physicalId: string | undefined): string | undefined {
+  const ref = parsePhysicalId(physicalId);
+  return ref.kind === 'registration' ? ref.id : undefined;
 }

@@ -10,18 +10,19 @@
  */
 import { sdkAliasReader } from './account-alias';
 import {
-  accountIdOfRole, accountNameFor, afterPost, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_POSTS,
-  needsAlias, originalOf, pendingPhysicalId, physicalIdOf, planCreate, planDelete, planUpdate,
-  Registration, registrationBody, sameTeams, SETTLE_MS, UNREGISTERED_PHYSICAL_ID,
+  accountIdOfRole, accountNameFor, afterPost, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_POSTS,
+  needsAlias, originalOf, parsePhysicalId, pendingPhysicalId, physicalIdOf, planCreate, planDelete, planUpdate,
+  Registration, registrationBody, sameTeams, SETTLE_MS, StackResource, UNREGISTERED_PHYSICAL_ID,
 } from './decide';
 import { CloudcraftProps, IAM_PARAMETERS_TYPE, parseProps, PropertyError, RegistrationProps } from './properties';
+import { sdkStackResourcesReader } from './stack-resources';
 import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
 import { Clock, systemClock } from '../../runtime/clock';
 import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
 import { fetchTransport, Transport } from '../../runtime/http';
 import { makeLog } from '../../runtime/log';
 import { Pacer } from '../../runtime/pacer';
-import { CloudcraftAccount } from '../../runtime/policy';
+import { CloudcraftAccount, truncate } from '../../runtime/policy';
 import { Redactor } from '../../runtime/redact';
 import { ANSWER_BUDGET_MS, answer, answerBody, CfnEvent, CfnResult } from '../../runtime/respond';
 
@@ -32,6 +33,8 @@ export interface HandlerDeps {
   readonly readSecret: SecretReader;
   /** The account's IAM alias (iam:ListAccountAliases), for names built from `{alias}`. */
   readonly readAlias: (signal?: AbortSignal) => Promise<string | undefined>;
+  /** The resources of the handler's stack (cloudformation:ListStackResources), read by a Delete that would remove. */
+  readonly readStackResources: (stackId: string, signal?: AbortSignal) => Promise<StackResource[]>;
   /** Where log lines go (already redacted). */
   readonly sink: (line: string) => void;
   readonly random: () => number;
@@ -46,6 +49,9 @@ export interface LambdaContext {
  * between them, and a margin. So the answer is sent even when the ResponseURL hangs twice.
  */
 export const RESERVE_MS = ANSWER_BUDGET_MS + 1_500;
+
+/** The longest `PreviousName` in an answer's Data. */
+export const MAX_PREVIOUS_NAME_CHARS = 256;
 
 /** One invocation: what it knows, shared with the answer given at the deadline. */
 class Run {
@@ -161,6 +167,14 @@ class Run {
       return { ...done, reason: `No Cloudcraft call: ${plan.why}.` };
     }
     const p = props!;
+    const held = await this.heldElsewhere();
+    if (plan.action !== 'cleanup') {
+      const holder = held(plan.id);
+      if (holder) {
+        this.log('info', 'delete: the registration is held by another resource of the stack; no Cloudcraft call', { registrationId: plan.id, holder: holder.logicalId });
+        return { ...done, reason: `No Cloudcraft call: registration ${plan.id} is held by ${holder.logicalId} of this stack.` };
+      }
+    }
     if (plan.action === 'restore') {
       const { original } = plan;
       if (!p.naming && original.name === p.accountName && sameTeams(original.readAccess, p.readAccess)
@@ -175,12 +189,31 @@ class Run {
       return done;
     }
     const cc = await this.connect(p);
-    const ids = plan.action === 'delete' ? [plan.id] : leftoversOf(await cc.listAccounts(), p.roleArn, plan.since).map(a => a.id);
+    const ids = plan.action === 'delete' ? [plan.id] : leftoversOf(await cc.listAccounts(), p.roleArn, plan.since).map(a => a.id).filter(id => {
+      const holder = held(id);
+      if (holder) this.log('info', 'delete: a possible leftover is held by a resource of the stack; kept', { registrationId: id, holder: holder.logicalId });
+      return !holder;
+    });
     for (const id of ids) {
       const result = await cc.remove(id);
       this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: removed', { registrationId: id });
     }
     return done;
+  }
+
+  /**
+   * Which other resource of the stack holds a registration (holderOf). If the stack cannot be read, nobody: a Delete
+   * removes what it owns and a Create adopts, as they would without this check (a registration left behind would be
+   * an orphan).
+   */
+  private async heldElsewhere(): Promise<(id: string) => StackResource | undefined> {
+    let resources: StackResource[] = [];
+    try {
+      resources = await this.deps.readStackResources(this.event.StackId, this.signal);
+    } catch (err) {
+      this.log('warn', 'cannot list the stack\'s resources (cloudformation:ListStackResources)', { error: (err as Error)?.name ?? String(err) });
+    }
+    return id => holderOf(resources, this.event, id);
   }
 
   /**
@@ -202,6 +235,15 @@ class Run {
     }
     if (plan.action === 'adopt') {
       const { account } = plan;
+      const holder = (await this.heldElsewhere())(account.id);
+      if (holder?.physicalId) {
+        // Made or adopted by another resource of this stack (the construct moved or renamed: that resource is deleted
+        // next): this one takes over its physical ID, so its own Delete will do what that one's would have done.
+        this.log('info', 'create: taking over the registration of another resource of the stack', { registrationId: account.id, from: holder.logicalId });
+        if (!matchesDesired(account, named)) await cc.update(account.id, registrationBody(named.accountName, named.roleArn, named, account), named);
+        const ref = parsePhysicalId(holder.physicalId);
+        return this.kept(holder.physicalId, ref.kind === 'registration' ? ref : { id: account.id, adopted: false }, props);
+      }
       if (plan.put) {
         const previous = { previousName: account.name, previousReadAccess: account.readAccess, previousWriteAccess: account.writeAccess };
         this.log('warn', 'create: adopting a registration made before the stack; name and team access now the template\'s (restored on delete)', {
@@ -272,7 +314,8 @@ class Run {
         RegistrationId: registration.id,
         RoleArn: props.roleArn,
         Adopted: String(registration.adopted),
-        ...(registration.adopted && previousName !== undefined ? { PreviousName: previousName } : {}),
+        // Capped: a name set by hand in Cloudcraft could push the answer past CloudFormation's 4,096 bytes.
+        ...(registration.adopted && previousName !== undefined ? { PreviousName: truncate(previousName, MAX_PREVIOUS_NAME_CHARS) } : {}),
       },
     };
   }
@@ -311,6 +354,7 @@ export function createHandler(partial: Partial<HandlerDeps> = {}): (event: CfnEv
     transport: fetchTransport(),
     readSecret: sdkSecretReader,
     readAlias: sdkAliasReader,
+    readStackResources: sdkStackResourcesReader,
     sink: line => console.log(line),
     random: Math.random,
     ...partial,

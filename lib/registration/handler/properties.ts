@@ -126,6 +126,11 @@ export function normalizeApiUrl(text: string): string {
     url = undefined;
   }
   if (!url) throw new PropertyError(`property ApiUrl is not an http(s) URL: ${JSON.stringify(trimmed)}`);
+  // The API key goes in every request's Authorization header: https only, except to this machine (local emulators).
+  // The construct checks this at synth; a deploy-time value (a parameter) is checked only here.
+  if (url.protocol !== 'https:' && !/^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname)) {
+    throw new PropertyError(`property ApiUrl must be an https:// URL (the API key is sent with every request): ${JSON.stringify(trimmed)}`);
+  }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
