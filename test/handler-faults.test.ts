@@ -239,6 +239,24 @@ describe('Create', () => {
     expect(answer.Status).toBe('SUCCESS');
   });
 
+  test('the ResponseURL fails for minutes (5xx): the answer is PUT again until it lands, within the function\'s time', async () => {
+    h.answerFaults.push(...Array(20).fill('fail'));
+    const { answer, answeredAfterMs } = await run(create());
+    expect(answer.Status).toBe('SUCCESS');
+    expect(h.answerFaults).toHaveLength(0);
+    expect(answeredAfterMs).toBeGreaterThan(60_000);
+    expect(answeredAfterMs).toBeLessThan(FIFTEEN_MINUTES);
+  });
+
+  test('the ResponseURL refuses (403, an expired URL): three attempts, then the handler stops', async () => {
+    h.answerFaults.push(...Array(10).fill('forbidden'));
+    const { answers, logs } = await h.invoke(create());
+    expect(answers).toHaveLength(0);
+    expect(h.answerFaults).toHaveLength(7);
+    expect(logs.filter(l => /answer to CloudFormation failed/.test(l))).toHaveLength(3);
+    expect(logs.some(l => /could not answer CloudFormation/.test(l))).toBe(true);
+  });
+
   test('the ResponseURL hangs twice: the time kept back covers every answer attempt, the third lands before the deadline', async () => {
     h.emulator.inject({ hangMs: Infinity, times: 1000 });
     h.answerFaults.push('hang', 'hang');
@@ -375,6 +393,19 @@ describe('adoption', () => {
     expect(answer.Status).toBe('SUCCESS');
     expect(calls()).toEqual(['PUT /aws/account/{id} 200']);
     expect(h.emulator.accounts.get(existing.id)).toMatchObject({ name: 'added by hand', readAccess: ['team/x'], writeAccess: [] });
+  });
+
+  test('a Create that fails while adopting (its PUT may have applied) answers the adopted ID: the rollback restores the original', async () => {
+    const existing = h.emulator.seedAccount({ name: 'added by hand', roleArn: ROLE_ARN, externalId: EXTERNAL_ID, readAccess: ['team/x'] });
+    h.emulator.inject({ method: 'PUT', status: 503, text: 'unavailable', afterAction: true, times: 1_000 });
+    const failed = await run(create({ ReadAccess: ['team-y'] }), 60_000);
+    expect(failed.answer.Status).toBe('FAILED');
+    expect(failed.answer.PhysicalResourceId).toMatch(/^adopted:/);
+    expect(h.emulator.accounts.get(existing.id)).toMatchObject({ name: 'production', readAccess: ['team/team-y'] });
+    h.emulator.clearFaults();
+    const rollback = await run(h.event('Delete', h.registrationProps({ ReadAccess: ['team-y'] }), { PhysicalResourceId: failed.answer.PhysicalResourceId }));
+    expect(rollback.answer.Status).toBe('SUCCESS');
+    expect(h.emulator.accounts.get(existing.id)).toMatchObject({ name: 'added by hand', readAccess: ['team/x'] });
   });
 
   test('an adopted registration that already matched: no PUT on create, no call on delete', async () => {
@@ -610,6 +641,27 @@ describe('Update', () => {
     expect(answer.PhysicalResourceId).not.toBe(id);
     expect(calls()).toEqual(['PUT /aws/account/{id} 404', 'GET /aws/account 200', 'POST /aws/account 201', 'GET /aws/account 200']);
     expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id: answer.PhysicalResourceId, name: 'renamed' })]);
+  });
+
+  test('an Update that registers anew and fails after a POST that may have landed removes what it made (its old ID stays)', async () => {
+    const created = await run(create());
+    const id = created.answer.PhysicalResourceId;
+    h.emulator.accounts.delete(id); // removed by hand in Cloudcraft
+    h.emulator.inject({ method: 'POST', status: 503, text: 'unavailable', afterAction: true });
+    // The list after that POST is refused (a 4xx fails at once).
+    let posted = false;
+    let refused = 0;
+    h.wrapTransport = next => async (request, signal) => {
+      if (request.method === 'POST') posted = true;
+      else if (posted && request.method === 'GET' && refused++ === 0) return { status: 400, headers: { 'content-type': 'application/json' }, text: '{"error":"bad request","code":400}' };
+      return next(request, signal);
+    };
+    const renamed = h.registrationProps({ AccountName: 'renamed' });
+    const failed = await run(h.event('Update', renamed, { PhysicalResourceId: id, OldResourceProperties: h.registrationProps() }));
+    expect(failed.answer).toMatchObject({ Status: 'FAILED', PhysicalResourceId: id });
+    // CloudFormation keeps the old physical ID of a failed Update: nothing else would ever remove the new one.
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toHaveLength(0);
+    expect(failed.logs.some(l => /update: removed what its failed registration made/.test(l))).toBe(true);
   });
 
   test('an Update whose old properties are of an unknown older shape PUTs name and role', async () => {

@@ -51,21 +51,29 @@ export function answerBody(event: CfnEvent, result: CfnResult, redact: (text: st
   });
 }
 
-/** PUTs the answer; true when CloudFormation took it. Never throws. */
+/**
+ * PUTs the answer; true when CloudFormation took it. Never throws. `ANSWER_ATTEMPTS` tries, and more while a network
+ * error or a 5xx persists and `until` (the function's end) leaves time for another attempt: CloudFormation, never
+ * answered, would wait its whole ServiceTimeout and then roll back without the physical ID (an orphan registration).
+ */
 export async function answer(event: CfnEvent, body: string, clock: Clock, transport: Transport,
-  onFailure: (attempt: number, why: string) => void): Promise<boolean> {
-  for (let attempt = 1; attempt <= ANSWER_ATTEMPTS; attempt++) {
+  onFailure: (attempt: number, why: string) => void, until?: number): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
     const timeout = timeoutSignal(clock, ANSWER_TIMEOUT_MS);
+    let transient = true;
     try {
       const response = await transport({ method: 'PUT', url: event.ResponseURL, headers: { 'content-type': '' }, body }, timeout.signal);
       if (response.status >= 200 && response.status < 300) return true;
+      transient = response.status >= 500;
       onFailure(attempt, `HTTP ${response.status}`);
     } catch (err) {
       onFailure(attempt, (err as Error)?.message ?? String(err));
     } finally {
       timeout.cancel();
     }
-    if (attempt < ANSWER_ATTEMPTS) await clock.sleep(ANSWER_PAUSES_MS[attempt - 1]);
+    const pause = ANSWER_PAUSES_MS[attempt - 1] ?? Math.min(10_000, 1_000 * 2 ** (attempt - ANSWER_ATTEMPTS));
+    const more = attempt < ANSWER_ATTEMPTS || (transient && until !== undefined && clock.now() + pause + ANSWER_TIMEOUT_MS <= until);
+    if (!more) return false;
+    await clock.sleep(pause);
   }
-  return false;
 }

@@ -66,8 +66,8 @@ export class VirtualHarness {
   aliasReads = 0;
   /** Every answer PUT (to any request). */
   readonly answers: AnswerPut[] = [];
-  /** What the next answer PUTs meet: 'fail' (500) or 'hang' (no answer). */
-  readonly answerFaults: Array<'fail' | 'hang'> = [];
+  /** What the next answer PUTs meet: 'fail' (500), 'forbidden' (403, as an expired URL) or 'hang' (no answer). */
+  readonly answerFaults: Array<'fail' | 'forbidden' | 'hang'> = [];
   /** Every log line of every invocation. */
   readonly logs: string[] = [];
   /** Secrets that must appear in no log line and no answer (the key in use is added by default). */
@@ -180,6 +180,7 @@ export class VirtualHarness {
       });
     }
     if (fault === 'fail') return { status: 500, headers: {}, text: 'try again' };
+    if (fault === 'forbidden') return { status: 403, headers: {}, text: 'Request has expired' };
     this.answers.push({
       url: request.url,
       contentType: request.headers['content-type'],

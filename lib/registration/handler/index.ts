@@ -11,7 +11,7 @@
 import { sdkAliasReader } from './account-alias';
 import {
   accountIdOfRole, accountNameFor, afterPost, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_POSTS,
-  needsAlias, originalOf, parsePhysicalId, pendingPhysicalId, physicalIdOf, planCreate, planDelete, planUpdate,
+  needsAlias, originalOf, parsePhysicalId, PENDING_SKEW_MS, pendingPhysicalId, physicalIdOf, planCreate, planDelete, planUpdate,
   Registration, registrationBody, sameTeams, SETTLE_MS, StackResource, UNREGISTERED_PHYSICAL_ID,
 } from './decide';
 import { CloudcraftProps, IAM_PARAMETERS_TYPE, parseProps, PropertyError, RegistrationProps } from './properties';
@@ -58,6 +58,8 @@ class Run {
   client?: CloudcraftClient;
   /** When a Create first POSTed, while a registration may exist that it has not confirmed. */
   postedSince?: number;
+  /** A Create about to change a registration it adopts: its physical ID, so that a failure still lets the rollback restore it. */
+  adopting?: string;
   private alias?: Promise<string | undefined>;
 
   constructor(
@@ -72,7 +74,7 @@ class Run {
   /** The physical ID of a failed answer: a failed Create that may have registered says since when (pending:<ms>). */
   failurePhysicalId(): string {
     if (this.event.RequestType !== 'Create') return this.event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID;
-    return this.postedSince !== undefined ? pendingPhysicalId(this.postedSince) : UNREGISTERED_PHYSICAL_ID;
+    return this.postedSince !== undefined ? pendingPhysicalId(this.postedSince) : this.adopting ?? UNREGISTERED_PHYSICAL_ID;
   }
 
   failure(err: unknown): CfnResult {
@@ -246,6 +248,7 @@ class Run {
       }
       if (plan.put) {
         const previous = { previousName: account.name, previousReadAccess: account.readAccess, previousWriteAccess: account.writeAccess };
+        if (isCreate) this.adopting = physicalIdOf({ id: account.id, adopted: true, original: originalOf(account) });
         this.log('warn', 'create: adopting a registration made before the stack; name and team access now the template\'s (restored on delete)', {
           registrationId: account.id, ...previous,
         });
@@ -259,33 +262,53 @@ class Run {
     }
     const known = new Set(accounts.map(a => a.id));
     const body = registrationBody(named.accountName, named.roleArn, named, {}, named.region);
-    if (isCreate) this.postedSince = this.deps.clock.now();
+    const since = this.deps.clock.now();
+    if (isCreate) this.postedSince = since;
     let ambiguous: string | undefined;
-    for (let posts = 1; ; posts++) {
-      let result;
-      try {
-        result = await cc.register(body, named);
-      } catch (err) {
-        if (ambiguous === undefined) this.postedSince = undefined; // every POST was refused: nothing registered
-        throw err;
-      }
-      if (result.kind === 'registered') {
-        let settled;
+    try {
+      for (let posts = 1; ; posts++) {
+        let result;
         try {
-          settled = afterPost(await cc.listAccounts(), known, named.roleArn, result.account);
+          result = await cc.register(body, named);
         } catch (err) {
-          this.log('warn', 'create: no list after the POST', { error: (err as Error).message });
+          if (ambiguous === undefined) this.postedSince = undefined; // every POST was refused: nothing registered
+          throw err;
         }
-        return this.keep(settled ?? { keep: result.account, remove: [] }, props);
+        if (result.kind === 'registered') {
+          let settled;
+          try {
+            settled = afterPost(await cc.listAccounts(), known, named.roleArn, result.account);
+          } catch (err) {
+            this.log('warn', 'create: no list after the POST', { error: (err as Error).message });
+          }
+          return await this.keep(settled ?? { keep: result.account, remove: [] }, props);
+        }
+        ambiguous = result.reason;
+        this.log('warn', 'create: the POST may have registered; listing before posting again', { reason: result.reason, settleMs: SETTLE_MS });
+        await cc.sleep(SETTLE_MS);
+        const found = afterPost(await cc.listAccounts(), known, named.roleArn);
+        if (found) return await this.keep(found, props);
+        if (posts >= MAX_POSTS) {
+          throw new CloudcraftError(`${ambiguous} Cloudcraft showed no registration of ${named.roleArn} after ${posts} POSTs.`, { ambiguous: true });
+        }
       }
-      ambiguous = result.reason;
-      this.log('warn', 'create: the POST may have registered; listing before posting again', { reason: result.reason, settleMs: SETTLE_MS });
-      await cc.sleep(SETTLE_MS);
-      const found = afterPost(await cc.listAccounts(), known, named.roleArn);
-      if (found) return this.keep(found, props);
-      if (posts >= MAX_POSTS) {
-        throw new CloudcraftError(`${ambiguous} Cloudcraft showed no registration of ${named.roleArn} after ${posts} POSTs.`, { ambiguous: true });
+    } catch (err) {
+      // A failed Create says pending:<time> and its rollback removes what it made. A failed Update keeps its old
+      // physical ID, so nothing would ever remove what its POSTs made: it removes that itself, while it has time.
+      if (!isCreate && ambiguous !== undefined) await this.removeUnconfirmed(known, named.roleArn, since);
+      throw err;
+    }
+  }
+
+  /** After a failed Update's unclear POSTs: removes the registrations of the role that appeared since (best effort). */
+  private async removeUnconfirmed(known: Set<string>, roleArn: string, since: number): Promise<void> {
+    try {
+      for (const leftover of leftoversOf(await this.client!.listAccounts(), roleArn, since - PENDING_SKEW_MS).filter(a => !known.has(a.id))) {
+        await this.client!.remove(leftover.id);
+        this.log('warn', 'update: removed what its failed registration made', { registrationId: leftover.id });
       }
+    } catch (err) {
+      this.log('warn', 'update: cannot remove what its failed registration may have made', { error: (err as Error).message });
     }
   }
 
@@ -378,7 +401,7 @@ export function createHandler(partial: Partial<HandlerDeps> = {}): (event: CfnEv
     stopTimer.abort();
     stopWork.abort();
     const ok = await answer(event, answerBody(event, result, text => redactor.redact(text)), clock, deps.transport,
-      (attempt, why) => log('warn', 'answer to CloudFormation failed', { attempt, why }));
+      (attempt, why) => log('warn', 'answer to CloudFormation failed', { attempt, why }), deadlineAt + RESERVE_MS - 500);
     log(ok ? 'info' : 'error', ok ? 'answered CloudFormation' : 'could not answer CloudFormation', {
       status: result.status, physicalId: result.physicalId, reason: result.reason, cloudcraftCalls: run.client?.calls ?? 0,
     });
