@@ -35,6 +35,8 @@ interface World {
   config: RegistrarConfig;
   logs: string[];
   answers: any[];
+  /** The next answer PUTs that fail with a 503 (S3 behind the ResponseURL). */
+  answerFailures: number;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ async function start(over: Partial<RegistrarConfig> = {}): Promise<World> {
     config,
     logs,
     answers,
+    answerFailures: 0,
     stop: async () => {
       await Promise.all([orgs.stop(), cfn.stop(), lambda.stop(), dynamo.stop()]);
     },
@@ -99,6 +102,10 @@ async function start(over: Partial<RegistrarConfig> = {}): Promise<World> {
 /** The answer URL of CloudFormation, in process. */
 function answersTransport(w: World): Transport {
   return async (request: HttpRequest): Promise<HttpResponse> => {
+    if (w.answerFailures > 0) {
+      w.answerFailures--;
+      return { status: 503, headers: {}, text: 'Slow Down' };
+    }
     w.answers.push({ url: request.url, contentType: request.headers['content-type'], body: JSON.parse(request.body ?? '{}') });
     return { status: 200, headers: {}, text: '' };
   };
@@ -386,6 +393,15 @@ describe('as the custom resource of its stack', () => {
     expect(summary).toMatchObject({ removed: 3, complete: true });
     expect([...world.emulator.accounts.values()].map(a => a.id)).toEqual([stranger.id]);
     expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 3 registrations from Cloudcraft.' });
+  });
+
+  test('the ResponseURL fails for a minute (503): the Delete\'s answer is PUT again until it lands', async () => {
+    member('a');
+    await invoke();
+    world.answerFailures = 10;
+    await invoke(cfnEvent('Delete'));
+    expect(world.answerFailures).toBe(0);
+    expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 2 registrations from Cloudcraft.' });
   });
 
   test('after the Delete, a run still queued (schedule, stack-instance event, continuation) registers nothing', async () => {

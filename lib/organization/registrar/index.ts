@@ -114,19 +114,20 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
     const trigger = triggerOf(event);
     const log = makeLog(deps.sink, redactor, { component: 'registrar', trigger: trigger.kind });
     const deadlineAt = deps.clock.now() + context.getRemainingTimeInMillis() - RESERVE_MS;
+    const end = deadlineAt + RESERVE_MS - 500;
     let config: RegistrarConfig;
     try {
       config = deps.config ?? parseConfig(process.env[CONFIG_VARIABLE]);
     } catch (err) {
       const reason = `cdk-cloudcraft registrar: cannot read its configuration (${(err as Error).message}).`;
       log('error', reason);
-      if (trigger.kind === 'deploy') await respond(deps, trigger.event, { status: 'FAILED', physicalId: trigger.event.PhysicalResourceId ?? 'cloudcraft-registrar', reason }, log, redactor);
+      if (trigger.kind === 'deploy') await respond(deps, trigger.event, { status: 'FAILED', physicalId: trigger.event.PhysicalResourceId ?? 'cloudcraft-registrar', reason }, log, redactor, end);
       return emptySummary(trigger.kind, { error: reason });
     }
     const run = new Run(deps, config, log, redactor, deadlineAt, (context as LambdaContext).functionName ?? config.functionName);
 
     if (trigger.kind === 'deploy' && trigger.event.ResourceType === IAM_PARAMETERS_TYPE) {
-      await respond(deps, trigger.event, await run.iamParameters(trigger.event), log, redactor);
+      await respond(deps, trigger.event, await run.iamParameters(trigger.event), log, redactor, end);
       return emptySummary('iam-parameters', {});
     }
     if (trigger.kind === 'deploy') {
@@ -137,25 +138,25 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
         // Cloudcraft, and with it every diagram that uses them.
         const reason = `Replaced by ${physicalId}: its registrations stay in Cloudcraft, owned by the replacement.`;
         log('info', 'delete of a replaced resource: nothing removed', { physicalId: trigger.event.PhysicalResourceId, current: physicalId });
-        await respond(deps, trigger.event, { status: 'SUCCESS', physicalId: trigger.event.PhysicalResourceId ?? physicalId, reason }, log, redactor);
+        await respond(deps, trigger.event, { status: 'SUCCESS', physicalId: trigger.event.PhysicalResourceId ?? physicalId, reason }, log, redactor, end);
         return emptySummary('delete', { complete: true, skipped: 'replaced' });
       }
       if (trigger.event.RequestType === 'Delete') {
         const summary = await run.removeAll();
         const left = summary.error ? ` ${summary.error}` : '';
         // A Delete never fails: a FAILED answer would only leave the stack in DELETE_FAILED. What is left is in the
-        // ledger table, which the stack retains.
+        // ledger table, which the stack keeps (unless ledgerRemovalPolicy is DESTROY).
         await respond(deps, trigger.event, {
           status: 'SUCCESS',
           physicalId,
           reason: summary.complete ? `Removed ${summary.removed} registrations from Cloudcraft.` : `Removed ${summary.removed} registrations; others remain in Cloudcraft, listed in the ledger table ${config.ledgerTable}.${left}`,
-        }, log, redactor);
+        }, log, redactor, end);
         return summary;
       }
       // Create/Update: record what the deployment says, answer at once (the deployment does not wait on Cloudcraft's
       // rate limit), then reconcile.
       await run.recordDeployment(trigger.event);
-      await respond(deps, trigger.event, { status: 'SUCCESS', physicalId, data: { LedgerTable: config.ledgerTable } }, log, redactor);
+      await respond(deps, trigger.event, { status: 'SUCCESS', physicalId, data: { LedgerTable: config.ledgerTable } }, log, redactor, end);
       return run.reconcile(trigger.kind, true, 0);
     }
     if (trigger.kind === 'instance-event') {
@@ -175,9 +176,10 @@ function emptySummary(trigger: string, extra: Partial<RunSummary>): RunSummary {
   return { trigger, desired: 0, registered: 0, pending: 0, failed: 0, removed: 0, calls: 0, rejected429: 0, complete: false, ...extra };
 }
 
-async function respond(deps: RegistrarDeps, event: CfnEvent, result: CfnResult, log: Log, redactor: Redactor): Promise<void> {
+/** Answers CloudFormation; on 5xx or network errors, tries again until `until` (the function's end). */
+async function respond(deps: RegistrarDeps, event: CfnEvent, result: CfnResult, log: Log, redactor: Redactor, until: number): Promise<void> {
   const ok = await answer(event, answerBody(event, result, t => redactor.redact(t)), deps.clock, deps.transport,
-    (attempt, why) => log('warn', 'answer to CloudFormation failed', { attempt, why }));
+    (attempt, why) => log('warn', 'answer to CloudFormation failed', { attempt, why }), until);
   log(ok ? 'info' : 'error', ok ? 'answered CloudFormation' : 'could not answer CloudFormation', { status: result.status, reason: result.reason });
 }
 
