@@ -404,6 +404,44 @@ describe('as the custom resource of its stack', () => {
     expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 2 registrations from Cloudcraft.' });
   });
 
+  test('a Delete that runs out of time continues itself within CloudFormation\'s window, and the last invocation answers', async () => {
+    const accounts = Array.from({ length: 40 }, (_, i) => member(`acct-${i}`));
+    await invoke();
+    expectConverged([...accounts, MANAGEMENT]);
+    world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+    // Each invocation has 2 minutes here (15 on Lambda): about 40 removals each at 20 a minute.
+    const first = await invoke(cfnEvent('Delete'), 2 * 60_000);
+    expect(first.complete).toBe(false);
+    expect(world.answers).toHaveLength(0);
+    let removed = first.removed;
+    for (let i = 0; i < 10 && world.answers.length === 0; i++) {
+      const next = world.lambda.invocations.at(-1)!.payload;
+      expect(next).toMatchObject({ cdkCloudcraft: 'delete', event: { RequestType: 'Delete', RequestId: 'req-Delete' }, removed });
+      removed += (await invoke(next, 2 * 60_000)).removed;
+    }
+    expect(world.emulator.accounts.size).toBe(0);
+    expect(world.answers).toEqual([expect.objectContaining({ body: expect.objectContaining({ Status: 'SUCCESS', Reason: 'Removed 41 registrations from Cloudcraft.', RequestId: 'req-Delete' }) })]);
+    expect(removed).toBe(41);
+  });
+
+  test('a Delete answers instead of continuing when CloudFormation\'s window is nearly over (X-Amz-Date of the ResponseURL)', async () => {
+    const accounts = Array.from({ length: 40 }, (_, i) => member(`acct-${i}`));
+    await invoke();
+    world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+    const amzDate = (at: number) => new Date(at).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+    const sent = world.clock.now() - 54 * 60_000; // sent 54 minutes ago (a queue ahead of it), ServiceTimeout an hour
+    const late = { ...cfnEvent('Delete'), ResponseURL: `https://cloudformation-answers.test/answer/1?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=${amzDate(sent)}&X-Amz-Expires=7200` };
+    const continuations = world.lambda.invocations.length;
+    const summary = await invoke(late);
+    // It stopped 5 minutes before the window's end (a minute from its start), not at the function's 15 minutes.
+    expect(world.clock.now() - sent).toBeLessThanOrEqual(55 * 60_000);
+    expect(summary.complete).toBe(false);
+    expect(world.lambda.invocations).toHaveLength(continuations);
+    expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringMatching(/registrations; others remain in Cloudcraft/) });
+    expect(world.emulator.accounts.size).toBeGreaterThan(0);
+    expect(world.emulator.accounts.size).toBeLessThan(accounts.length);
+  });
+
   test('after the Delete, a run still queued (schedule, stack-instance event, continuation) registers nothing', async () => {
     // Reserved concurrency 1 queues invocations: one sent before the Delete can start after it, while the function,
     // the StackSet and its instances still exist (CloudFormation removes them after the custom resource answers).

@@ -83,7 +83,8 @@ interface Ledger {
 }
 
 type Trigger =
-  | { kind: 'deploy'; event: CfnEvent }
+  // A stack Delete that continues itself carries CloudFormation's event, the end of its window, and what it removed.
+  | { kind: 'deploy'; event: CfnEvent; until?: number; removed?: number }
   | { kind: 'instance-event'; time: number }
   | { kind: 'schedule' }
   | { kind: 'continue'; depth: number };
@@ -91,6 +92,7 @@ type Trigger =
 function triggerOf(event: unknown): Trigger {
   if (isCfnEvent(event)) return { kind: 'deploy', event };
   const e = (event ?? {}) as Record<string, unknown>;
+  if (e.cdkCloudcraft === 'delete' && isCfnEvent(e.event)) return { kind: 'deploy', event: e.event, until: Number(e.until) || 0, removed: Number(e.removed) || 0 };
   if (e.cdkCloudcraft === 'continue') return { kind: 'continue', depth: Number(e.depth) || 1 };
   if (e['detail-type'] === 'CloudFormation StackSet StackInstance Status Change') {
     const time = Date.parse(String(e.time ?? ''));
@@ -113,8 +115,12 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
     const redactor = new Redactor();
     const trigger = triggerOf(event);
     const log = makeLog(deps.sink, redactor, { component: 'registrar', trigger: trigger.kind });
-    const deadlineAt = deps.clock.now() + context.getRemainingTimeInMillis() - RESERVE_MS;
+    const now = deps.clock.now();
+    let deadlineAt = now + context.getRemainingTimeInMillis() - RESERVE_MS;
     const end = deadlineAt + RESERVE_MS - 500;
+    const isDelete = trigger.kind === 'deploy' && trigger.event.RequestType === 'Delete';
+    const until = isDelete ? (trigger as { until?: number }).until || deleteWindowEnd((trigger as { event: CfnEvent }).event, now) : Infinity;
+    deadlineAt = Math.min(deadlineAt, until - RESERVE_MS);
     let config: RegistrarConfig;
     try {
       config = deps.config ?? parseConfig(process.env[CONFIG_VARIABLE]);
@@ -143,13 +149,27 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
       }
       if (trigger.event.RequestType === 'Delete') {
         const summary = await run.removeAll();
+        const removed = (trigger.removed ?? 0) + summary.removed;
+        // Stopped by the deadline (or a passing fault) after some progress: continue in a new invocation while
+        // CloudFormation's window (its ServiceTimeout) leaves time, answering from the last one.
+        const fn = run.functionName;
+        const stopped = !summary.complete && summary.removed > 0 && summary.error && !REFUSED.test(summary.error);
+        if (stopped && fn && until - deps.clock.now() > 5 * 60_000) {
+          try {
+            await deps.io.invokeAsync(fn, { cdkCloudcraft: 'delete', event: trigger.event, until, removed });
+            log('info', 'the Delete continues', { removed });
+            return summary;
+          } catch (err) {
+            log('warn', 'cannot continue the Delete', { error: (err as Error)?.name });
+          }
+        }
         const left = summary.error ? ` ${summary.error}` : '';
         // A Delete never fails: a FAILED answer would only leave the stack in DELETE_FAILED. What is left is in the
         // ledger table, which the stack keeps (unless ledgerRemovalPolicy is DESTROY).
         await respond(deps, trigger.event, {
           status: 'SUCCESS',
           physicalId,
-          reason: summary.complete ? `Removed ${summary.removed} registrations from Cloudcraft.` : `Removed ${summary.removed} registrations; others remain in Cloudcraft, listed in the ledger table ${config.ledgerTable}.${left}`,
+          reason: summary.complete ? `Removed ${removed} registrations from Cloudcraft.` : `Removed ${removed} registrations; others remain in Cloudcraft, listed in the ledger table ${config.ledgerTable}.${left}`,
         }, log, redactor, end);
         return summary;
       }
@@ -171,6 +191,22 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
 }
 
 export const handler = createRegistrar();
+
+const WAITING = 'waiting for unconfirmed registrations to show up';
+
+/** Errors a new invocation would meet again: the key refused. */
+const REFUSED = /rejected the API key|refused/;
+
+/**
+ * When CloudFormation stops waiting for a Delete (its ServiceTimeout from the request, an hour by default), less 5
+ * minutes. The request's time is in the pre-signed ResponseURL (X-Amz-Date); without it, now less the longest a
+ * queued invocation waits (15 minutes).
+ */
+function deleteWindowEnd(event: CfnEvent, now: number): number {
+  const m = /[?&]X-Amz-Date=(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z/.exec(event.ResponseURL);
+  const requested = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : now - 15 * 60_000;
+  return Math.min(requested, now) + (Number(event.ResourceProperties?.ServiceTimeout) || 3_600) * 1_000 - 5 * 60_000;
+}
 
 function emptySummary(trigger: string, extra: Partial<RunSummary>): RunSummary {
   return { trigger, desired: 0, registered: 0, pending: 0, failed: 0, removed: 0, calls: 0, rejected429: 0, complete: false, ...extra };
@@ -198,7 +234,7 @@ class Run {
     private readonly log: Log,
     private readonly redactor: Redactor,
     private readonly deadlineAt: number,
-    private readonly functionName: string | undefined,
+    readonly functionName: string | undefined,
   ) {}
 
   /** The custom resource that reads the key owner's external ID and Cloudcraft's AWS account, once per deployment. */
@@ -214,13 +250,23 @@ class Run {
     }
   }
 
+  /** Writes an item of the ledger table. */
+  private put(pk: string, data: unknown): Promise<void> {
+    return this.deps.io.ledgerWrite(this.config.ledgerTable, pk, data);
+  }
+
+  /** Deletes an item of the ledger table. */
+  private drop(pk: string): Promise<void> {
+    return this.deps.io.ledgerDelete(this.config.ledgerTable, pk);
+  }
+
   /** Keeps the external ID given by the deployment (it is the trust of every member role); lifts a Delete's stop. */
   async recordDeployment(event: CfnEvent): Promise<void> {
     const externalId = event.ResourceProperties?.ExternalId;
     try {
-      await this.deps.io.ledgerDelete(this.config.ledgerTable, META_DELETED);
+      await this.drop(META_DELETED);
       if (typeof externalId === 'string' && externalId !== '') {
-        await this.deps.io.ledgerWrite(this.config.ledgerTable, META_DEPLOYMENT, { externalId });
+        await this.put(META_DEPLOYMENT, { externalId });
       }
     } catch (err) {
       this.log('warn', 'cannot record the deployment', { error: (err as Error)?.name });
@@ -255,12 +301,12 @@ class Run {
 
   private async write(entry: LedgerEntry): Promise<void> {
     this.ledger.entries.set(entry.accountId, entry);
-    await this.deps.io.ledgerWrite(this.config.ledgerTable, `${LEDGER_ACCOUNT}${entry.accountId}`, entry);
+    await this.put(`${LEDGER_ACCOUNT}${entry.accountId}`, entry);
   }
 
   private async forget(accountId: string): Promise<void> {
     this.ledger.entries.delete(accountId);
-    await this.deps.io.ledgerDelete(this.config.ledgerTable, `${LEDGER_ACCOUNT}${accountId}`);
+    await this.drop(`${LEDGER_ACCOUNT}${accountId}`);
   }
 
   private async connect(): Promise<CloudcraftClient> {
@@ -329,7 +375,7 @@ class Run {
   }
 
   async reconcile(trigger: string, force: boolean, depth: number): Promise<RunSummary> {
-    const { clock, io } = this.deps;
+    const { clock } = this.deps;
     const startedAt = clock.now();
     let error: string | undefined;
     let complete = false;
@@ -343,10 +389,10 @@ class Run {
         return emptySummary(trigger, { skipped: 'deleted' });
       }
       // A deployment whose recordDeployment could not lift the stop: lift it now, or every later run would skip.
-      await this.deps.io.ledgerDelete(this.config.ledgerTable, META_DELETED).catch(() => undefined);
+      await this.drop(META_DELETED).catch(() => undefined);
     }
     try {
-      await io.ledgerWrite(this.config.ledgerTable, META_RUN, { startedAt });
+      await this.put(META_RUN, { startedAt });
       const wanted = await this.readDesired();
       desired = wanted.desired;
       const client = await this.connect();
@@ -371,7 +417,7 @@ class Run {
           complete = !settling;
           break;
         }
-        this.log('info', 'waiting for unconfirmed registrations to show up', { ms: SETTLE_MS });
+        this.log('info', WAITING, { ms: SETTLE_MS });
         await client.sleep(SETTLE_MS);
         actual = await client.listAccounts();
         this.seen = new Map(actual.map(a => [a.id, a]));
@@ -487,7 +533,7 @@ class Run {
     let complete = false;
     if (!(await this.readLedger())) return emptySummary('delete', { error: 'cannot read the ledger table' });
     try {
-      await this.deps.io.ledgerWrite(this.config.ledgerTable, META_DELETED, { at: this.deps.clock.now() });
+      await this.put(META_DELETED, { at: this.deps.clock.now() });
     } catch (err) {
       this.log('warn', 'cannot record the delete', { error: (err as Error)?.name });
     }
@@ -501,7 +547,7 @@ class Run {
         complete = this.ledger.entries.size === 0;
         // An unconfirmed POST may still make its registration: look again a few times while there is time.
         if (complete || !actions.some(a => a.kind === 'wait') || round >= 3 || client.remaining() < SETTLE_MS + 60_000) break;
-        this.log('info', 'waiting for unconfirmed registrations to show up', { ms: SETTLE_MS });
+        this.log('info', WAITING, { ms: SETTLE_MS });
         await client.sleep(SETTLE_MS);
       }
     } catch (err) {
@@ -521,7 +567,7 @@ class Run {
   private async savePacer(): Promise<void> {
     if (!this.pacer) return;
     try {
-      await this.deps.io.ledgerWrite(this.config.ledgerTable, META_PACER, this.pacer.snapshot());
+      await this.put(META_PACER, this.pacer.snapshot());
     } catch (err) {
       this.log('warn', 'cannot save the pacer state', { error: (err as Error)?.name });
     }
@@ -553,7 +599,7 @@ class Run {
     };
     this.emitMetrics(summary, desired !== undefined);
     this.log(error ? 'warn' : 'info', 'run summary', { ...summary });
-    const unfinished = !complete && (summary.pending > 0 || !!error) && !(error && /rejected the API key|refused/.test(error));
+    const unfinished = !complete && (summary.pending > 0 || !!error) && !(error && REFUSED.test(error));
     if (unfinished && this.functionName && depth < MAX_CONTINUATIONS && this.client && this.client.remaining() < 60_000) {
       try {
         await this.deps.io.invokeAsync(this.functionName, { cdkCloudcraft: 'continue', depth: depth + 1 });
