@@ -17,7 +17,7 @@ import {
   CloudcraftOrganizationIntegrationProps,
 } from '../lib';
 import { addMemberStack } from '../lib/organization/member-template';
-import { CONFIG_VARIABLE, parseConfig } from '../lib/organization/registrar/config';
+import { CONFIG_VARIABLE, parseConfig, roleArnOf } from '../lib/organization/registrar/config';
 
 const MANAGEMENT = '111122223333';
 const MEMBER = '222233334444';
@@ -193,6 +193,37 @@ describe('registrar', () => {
       access: { read: null, write: null },
       graceMs: 86_400_000,
     });
+  });
+
+  test('this account\'s own role is in the configuration, as the ARN of the role the stack creates (or absent)', () => {
+    const [role] = Object.values(base.template.findResources('AWS::IAM::Role')).filter((r: any) => r.Properties.RoleName === 'cloudcraft') as any[];
+    // The registrar builds the ARN with the members' role name and path: the same as the role this stack creates.
+    expect(config.thisAccount).toEqual({ accountId: MANAGEMENT });
+    expect(roleArnOf(config, MANAGEMENT)).toBe(`arn:aws:iam::${MANAGEMENT}:role${role.Properties.Path ?? '/'}${role.Properties.RoleName}`);
+    const withPath = organization({ roleName: 'cloudcraft-reader', path: '/cloudcraft/' });
+    const pathRole = Object.values(withPath.template.findResources('AWS::IAM::Role')).find((r: any) => r.Properties.RoleName === 'cloudcraft-reader') as any;
+    const pathConfig = parseConfig(resolveCfn(onlyOf(withPath.template, 'AWS::Lambda::Function').Properties.Environment.Variables[CONFIG_VARIABLE], {
+      'AWS::Partition': 'aws',
+      'AWS::Region': 'us-east-1',
+      'AWS::AccountId': MANAGEMENT,
+      'AWS::URLSuffix': 'amazonaws.com',
+      [Object.keys(withPath.template.findResources('AWS::DynamoDB::Table'))[0]]: 'ledger-table',
+    }));
+    expect(roleArnOf(pathConfig, pathConfig.thisAccount!.accountId)).toBe(`arn:aws:iam::${MANAGEMENT}:role${pathRole.Properties.Path}${pathRole.Properties.RoleName}`);
+    const without = onlyOf(organization({ includeThisAccount: false }).template, 'AWS::Lambda::Function').Properties.Environment.Variables[CONFIG_VARIABLE];
+    expect(JSON.stringify(without)).not.toMatch(/thisAccount/);
+  });
+
+  test('a deployment that changes the configuration or the OUs updates the registrar\'s resource (which reconciles)', () => {
+    const props = (o: Partial<CloudcraftOrganizationIntegrationProps> = {}) =>
+      onlyOf(organization(o).template, 'Custom::CloudcraftOrganizationRegistrar').Properties;
+    expect(props()).toEqual(props()); // deterministic: the same app, no Update
+    expect(props().ConfigurationDigest).toMatch(/^[0-9a-f]{32}$/);
+    expect(props({ deregistrationGracePeriod: Duration.days(3) }).ConfigurationDigest).not.toBe(props().ConfigurationDigest);
+    expect(props({ readAccessTeams: ['team-a'] }).ConfigurationDigest).not.toBe(props().ConfigurationDigest);
+    expect(props({ organizationalUnitIds: ['ou-ab12-00000002'] }).Targets).toEqual(['ou-ab12-00000002']);
+    // The schedule is not the registrar's configuration: no Update.
+    expect(props({ schedule: events.Schedule.rate(Duration.minutes(30)) }).ConfigurationDigest).toBe(props().ConfigurationDigest);
   });
 
   test('the ledger: on demand, encrypted, point-in-time recovery, retained', () => {

@@ -1,6 +1,7 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Aws, Fn, CfnStackSet, CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, Fn, CfnStackSet, CustomResource, Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -378,6 +379,9 @@ export class CloudcraftOrganizationIntegration extends Construct {
       graceMs,
       ...(props.verificationRegion ? { verificationRegion: props.verificationRegion } : {}),
       metricsNamespace: METRICS_NAMESPACE,
+      // This account's own role (ThisAccountRole below, named as the members' roles): the registrar builds its ARN from
+      // `role`, as the role depends on the external ID, which the registrar may read (IamParameters).
+      ...((props.includeThisAccount ?? true) ? { thisAccount: { accountId: Aws.ACCOUNT_ID } } : {}),
     };
 
     const registrar = new lambda.Function(this, 'Registrar', {
@@ -495,7 +499,14 @@ export class CloudcraftOrganizationIntegration extends Construct {
       serviceToken: registrar.functionArn,
       resourceType: REGISTRAR_TYPE,
       serviceTimeout: REGISTRAR_SERVICE_TIMEOUT,
-      properties: { Configuration: stack.toJsonString(config), ExternalId: externalId, StackSet: this.stackSet.attrStackSetId },
+      // A change of the configuration (a digest of it as the template has it, not the whole: the template file limit)
+      // or of the OUs (a deploy-time list, which the digest cannot see) is an Update, which reconciles at once.
+      properties: {
+        ConfigurationDigest: Lazy.string({ produce: () => createHash('sha256').update(JSON.stringify(stack.resolve(config))).digest('hex').slice(0, 32) }),
+        Targets: props.organizationalUnitIds,
+        ExternalId: externalId,
+        StackSet: this.stackSet.attrStackSetId,
+      },
     });
     reconcile.node.addDependency(this.stackSet, continuePolicy, table);
     if (this.thisAccountRole) reconcile.node.addDependency(this.thisAccountRole);

@@ -18,8 +18,8 @@ export interface RegistrarConfig {
   readonly accountFilter?: { readonly type: 'INTERSECTION' | 'DIFFERENCE'; readonly accounts: string[] };
   /** The Cloudcraft role in member accounts: `arn:<partition>:iam::<account>:role<path><name>`. */
   readonly role: { readonly partition: string; readonly path: string; readonly name: string };
-  /** The account this registrar runs in, and its own Cloudcraft role (not a StackSet instance). */
-  readonly thisAccount?: { readonly accountId: string; readonly roleArn: string };
+  /** The account this registrar runs in, and its own Cloudcraft role (not a StackSet instance; absent: named as the members'). */
+  readonly thisAccount?: { readonly accountId: string; readonly roleArn?: string };
   /** `{name}` and `{accountId}` are replaced; `names` by account ID take precedence. */
   readonly naming: { readonly pattern: string; readonly names: Record<string, string> };
   /** Team IDs (bare); null/undefined: not managed. `byOu` applies to accounts in (or below) an OU, nearest first. */

@@ -354,10 +354,10 @@ class Run {
       if (status === 'SUCCEEDED') desired.push(this.desiredAccount(accountId, roleArnOf(config, accountId), account.name, account.ous));
       else if (status === 'PENDING' || status === 'RUNNING') keep.add(accountId);
     }
-    if (config.thisAccount) {
-      const self = found.get(config.thisAccount.accountId) ?? await io.describeAccount(config.thisAccount.accountId);
-      const ous = found.get(config.thisAccount.accountId)?.ous ?? [];
-      desired.push(this.desiredAccount(config.thisAccount.accountId, config.thisAccount.roleArn, self?.name, ous));
+    const me = config.thisAccount;
+    if (me) {
+      const self = found.get(me.accountId) ?? await io.describeAccount(me.accountId);
+      desired.push(this.desiredAccount(me.accountId, me.roleArn ?? roleArnOf(config, me.accountId), self?.name, found.get(me.accountId)?.ous ?? []));
     }
     return { desired, keep };
   }

@@ -1,0 +1,160 @@
+/**
+ * The registrar as Lambda runs it: the inline code of the Organization template (the minified bundle, which the other
+ * registrar tests do not run: they run the TypeScript source on virtual time), in a fresh Node.js 24 process with
+ * the AWS SDK and the wall clock, its configuration resolved from the template as CloudFormation would, against the
+ * local stand-ins (Organizations, CloudFormation, DynamoDB by dynalite, Lambda, Secrets Manager) and the Cloudcraft
+ * emulator over HTTP: a scheduled run registers the accounts, the stack's Delete removes them and answers.
+ * (It found that the construct never told the registrar about this account's own role: never registered.)
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CloudcraftEmulator } from './support/cloudcraft-emulator';
+import { API_KEY, EXTERNAL_ID } from './support/harness';
+import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
+import { LocalCloudFormation } from './support/local-cloudformation';
+import { createLedgerTable, LocalDynamo, startDynalite } from './support/local-dynamodb';
+import { LocalLambda } from './support/local-lambda';
+import { LocalOrganizations } from './support/local-organizations';
+import { fragmentsOf } from './support/virtual-harness';
+import { CONFIG_VARIABLE } from '../lib/organization/registrar/config';
+import { ORGANIZATION_TEMPLATE_FILE } from '../tools/templates';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { LAMBDA_NODE_BIN } = require('../tools/lambda-node.js') as { LAMBDA_NODE_BIN: string };
+const NODE = process.platform === 'linux' && process.arch === 'x64' ? LAMBDA_NODE_BIN : process.execPath;
+const MANAGEMENT = '111111111111';
+const SECRET = `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:cloudcraft/api-key-AbCdEf`;
+
+let emulator: CloudcraftEmulator;
+let secrets: LocalSecrets;
+let responses: LocalResponseUrl;
+let orgs: LocalOrganizations;
+let cfn: LocalCloudFormation;
+let lambda: LocalLambda;
+let dynamo: LocalDynamo;
+let codeDir: string;
+let config: string;
+let ou: string;
+const output: string[] = [];
+
+/** A Fn::Join / Ref value as CloudFormation would resolve it with these values. */
+function resolve(node: any, values: Record<string, string | string[]>): any {
+  if (typeof node === 'string') return node;
+  if (node.Ref !== undefined) {
+    if (!(node.Ref in values)) throw new Error(`no value for Ref ${node.Ref}`);
+    return values[node.Ref];
+  }
+  if (node['Fn::Join']) {
+    const [sep, parts] = node['Fn::Join'];
+    const resolved = Array.isArray(parts) ? parts.flatMap((p: any) => resolve(p, values)) : resolve(parts, values);
+    return resolved.join(sep);
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(node)}`);
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(ORGANIZATION_TEMPLATE_FILE)) throw new Error(`${ORGANIZATION_TEMPLATE_FILE} is missing: run "npx projen templates" (part of the build)`);
+  const template = JSON.parse(fs.readFileSync(ORGANIZATION_TEMPLATE_FILE, 'utf8'));
+  const [ledgerId] = Object.entries<any>(template.Resources).find(([, r]) => r.Type === 'AWS::DynamoDB::Table')!;
+  const fn = Object.values<any>(template.Resources).find(r => r.Type === 'AWS::Lambda::Function');
+  codeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloudcraft-registrar-'));
+  fs.writeFileSync(path.join(codeDir, 'index.js'), fn.Properties.Code.ZipFile);
+
+  emulator = await new CloudcraftEmulator({ users: [{ key: API_KEY, id: 'owner', externalId: EXTERNAL_ID, role: 'owner', plan: 'pro' }] }).start();
+  secrets = await new LocalSecrets().start();
+  secrets.secrets.set(SECRET, API_KEY);
+  responses = await new LocalResponseUrl().start();
+  orgs = await new LocalOrganizations({ managementAccountId: MANAGEMENT }).start();
+  cfn = await new LocalCloudFormation().start();
+  lambda = await new LocalLambda().start();
+  dynamo = await startDynalite();
+  await createLedgerTable(dynamo.url, 'ledger');
+  ou = orgs.addOu(orgs.rootId, 'workloads');
+
+  // The configuration as CloudFormation resolves it, with the emulator's URL for Cloudcraft's.
+  const resolved = JSON.parse(resolve(fn.Properties.Environment.Variables[CONFIG_VARIABLE], {
+    'ApiKeySecretArn': SECRET,
+    [ledgerId]: 'ledger',
+    'AWS::Region': 'us-east-1',
+    'AWS::Partition': 'aws',
+    'AWS::AccountId': MANAGEMENT,
+    'OrganizationalUnitIds': [ou],
+  }));
+  // The management account's own role, which the template creates (StackSets never deploy there).
+  emulator.addRole(`arn:aws:iam::${MANAGEMENT}:role/cloudcraft`, { externalId: EXTERNAL_ID });
+  expect(resolved.apiUrl).toBe('https://api.cloudcraft.co');
+  config = JSON.stringify({ ...resolved, apiUrl: emulator.url });
+});
+
+afterAll(async () => {
+  await Promise.all([emulator, secrets, responses, orgs, cfn, lambda].map(s => s.stop()));
+  await dynamo.stop();
+  fs.rmSync(codeDir, { recursive: true, force: true });
+});
+
+function member(name: string): string {
+  const id = orgs.addAccount({ name, parentId: ou });
+  cfn.setInstance({ account: id, region: 'us-east-1', ou, status: 'CURRENT', detailedStatus: 'SUCCEEDED' });
+  emulator.addRole(`arn:aws:iam::${id}:role/cloudcraft`, { externalId: EXTERNAL_ID });
+  return id;
+}
+
+/** Runs the bundle in a fresh process, as Lambda would; the stand-ins answer from this process. */
+async function invoke(event: unknown): Promise<void> {
+  const child = spawn(NODE, [path.join(__dirname, 'support', 'lambda-runner.js'), codeDir], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_PATH: path.join(__dirname, '..', 'node_modules'), // the runtime provides the AWS SDK v3
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+      AWS_ENDPOINT_URL_ORGANIZATIONS: orgs.url,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
+      AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+      [CONFIG_VARIABLE]: config,
+    },
+  });
+  let out = '';
+  child.stdout.on('data', d => (out += d));
+  child.stderr.on('data', d => (out += d));
+  child.stdin.end(JSON.stringify({ event, remainingMs: 120_000 }));
+  const code = await new Promise<number | null>(done => child.on('close', done));
+  output.push(out);
+  expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
+}
+
+test('a scheduled run registers the accounts; the stack\'s Delete removes them and answers', async () => {
+  const accounts = [member('prod'), member('dev')];
+  await invoke({ 'detail-type': 'Scheduled Event', 'source': 'aws.events', 'detail': {} });
+  const registered = [...emulator.accounts.values()];
+  expect(registered.map(a => [a.name, a.roleArn]).sort()).toEqual([
+    ['dev', `arn:aws:iam::${accounts[1]}:role/cloudcraft`],
+    ['management', `arn:aws:iam::${MANAGEMENT}:role/cloudcraft`],
+    ['prod', `arn:aws:iam::${accounts[0]}:role/cloudcraft`],
+  ]);
+  const summary = output.join('').split('\n').map(line => { try { return JSON.parse(line); } catch { return {}; } }).find(l => l.msg === 'run summary');
+  expect(summary).toMatchObject({ desired: 3, registered: 3, complete: true });
+
+  await invoke({
+    RequestType: 'Delete',
+    ResponseURL: `${responses.url}/answer/delete`,
+    StackId: `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`,
+    RequestId: 'req-delete',
+    LogicalResourceId: 'Reconcile',
+    ResourceType: 'Custom::CloudcraftOrganizationRegistrar',
+    PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:registrar' },
+  });
+  expect(responses.answersTo('/answer/delete')).toEqual([expect.objectContaining({ Status: 'SUCCESS', Reason: 'Removed 3 registrations from Cloudcraft.' })]);
+  expect(emulator.accounts.size).toBe(0);
+});
+
+test('the API key (or any 8-character fragment of it) is in none of the function\'s output', () => {
+  const everything = output.join('');
+  expect(everything.length).toBeGreaterThan(500);
+  for (const fragment of fragmentsOf(API_KEY)) expect(everything).not.toContain(fragment);
+});
