@@ -16,7 +16,7 @@ import { LocalOrganizations } from './support/local-organizations';
 import { VirtualClock } from './support/virtual-clock';
 import { createRegistrar, RunSummary } from '../lib/organization/registrar';
 import { sdkIo } from '../lib/organization/registrar/aws';
-import { RegistrarConfig } from '../lib/organization/registrar/config';
+import { CONFIG_VARIABLE, parseConfig, RegistrarConfig } from '../lib/organization/registrar/config';
 import { HttpRequest, HttpResponse, Transport } from '../lib/runtime/http';
 
 const API_KEY = 'Q2xvdWRjcmFmdFRlc3RLZXlGb3JUaGVFbXVsYXRvcjA=';
@@ -362,6 +362,36 @@ test('the ledger and Cloudcraft disagreeing: a stale ledger entry is corrected f
   const replacement = world.emulator.seedAccount({ name: 'a', roleArn: roleOf(account) });
   await invoke();
   expect(world.emulator.registrationsOf(roleOf(account)).map(a => a.id)).toEqual([replacement.id]);
+});
+
+describe('configuration', () => {
+  test.each(['https://api.cloudcraft.co', 'http://127.0.0.1:4010', 'http://localhost:4010/api'])('%s is taken', (apiUrl) => {
+    expect(parseConfig(JSON.stringify({ ...world.config, apiUrl })).apiUrl).toBe(apiUrl);
+  });
+
+  test('a deploy-time http:// apiUrl: the registrar does nothing, calls nobody, and a deployment fails with the reason', async () => {
+    const registrar = createRegistrar({
+      clock: world.clock,
+      transport: world.emulator.transport(answersTransport(world)),
+      io: world.clock.trackAll(sdkIo()),
+      readSecret: async () => API_KEY,
+      sink: line => world.logs.push(line),
+      random: () => 0.5,
+    });
+    const saved = process.env[CONFIG_VARIABLE];
+    process.env[CONFIG_VARIABLE] = JSON.stringify({ ...world.config, apiUrl: 'http://api.cloudcraft.co' });
+    try {
+      const context = { getRemainingTimeInMillis: () => 60_000, functionName: 'registrar' };
+      const summary = await world.clock.run(registrar({ 'detail-type': 'Scheduled Event', 'source': 'aws.events' }, context));
+      expect(summary.error).toMatch(/apiUrl http:\/\/api.cloudcraft.co is not https:\/\//);
+      await world.clock.run(registrar({ RequestType: 'Create', ResponseURL: 'https://cloudformation-answers.test/answer/1', StackId: 's', RequestId: 'r', LogicalResourceId: 'Reconcile', ResourceType: 'Custom::CloudcraftOrganizationRegistrar' }, context));
+      expect(world.answers.at(-1).body).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/not https/) });
+      expect(world.emulator.calls).toHaveLength(0);
+    } finally {
+      if (saved === undefined) delete process.env[CONFIG_VARIABLE];
+      else process.env[CONFIG_VARIABLE] = saved;
+    }
+  });
 });
 
 describe('as the custom resource of its stack', () => {

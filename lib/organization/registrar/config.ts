@@ -43,6 +43,9 @@ export function parseConfig(text: string | undefined): RegistrarConfig {
   const missing = (['apiUrl', 'apiKey', 'ledgerTable', 'stackSetName', 'callAs', 'homeRegion', 'targets', 'role', 'naming', 'access', 'graceMs', 'metricsNamespace'] as const)
     .filter(k => config[k] === undefined || config[k] === null);
   if (missing.length > 0) throw new Error(`${CONFIG_VARIABLE} lacks ${missing.join(', ')}`);
+  // The key goes with every request: https only, except to this machine (local emulators). The construct checks this
+  // at synth; a deploy-time apiUrl (a parameter) only here.
+  if (!/^(https:\/\/|http:\/\/(127\.0\.0\.1|localhost)(:|\/|$))/.test(config.apiUrl)) throw new Error(`apiUrl ${config.apiUrl} is not https://`);
   const targets: unknown = config.targets;
   if (typeof targets === 'string') return { ...config, targets: targets.split(',').map(t => t.trim()).filter(t => t !== '') };
   return config;
