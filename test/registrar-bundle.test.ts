@@ -3,7 +3,8 @@
  * registrar tests do not run: they run the TypeScript source on virtual time), in a fresh Node.js 24 process with
  * the AWS SDK and the wall clock, its configuration resolved from the template as CloudFormation would, against the
  * local stand-ins (Organizations, CloudFormation, DynamoDB by dynalite, Lambda, Secrets Manager) and the Cloudcraft
- * emulator over HTTP: a scheduled run registers the accounts, the stack's Delete removes them and answers.
+ * emulator over HTTP: a run before the deployment registers nothing, the Create registers the accounts, the stack's
+ * Delete removes them and answers.
  * (It found that the construct never told the registrar about this account's own role: never registered.)
  */
 import { spawn } from 'child_process';
@@ -127,9 +128,23 @@ async function invoke(event: unknown): Promise<void> {
   expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
 }
 
-test('a scheduled run registers the accounts; the stack\'s Delete removes them and answers', async () => {
+const cfnEvent = (RequestType: 'Create' | 'Delete') => ({
+  RequestType,
+  ResponseURL: `${responses.url}/answer/${RequestType}`,
+  StackId: `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`,
+  RequestId: `req-${RequestType}`,
+  LogicalResourceId: 'Reconcile',
+  ResourceType: 'Custom::CloudcraftOrganizationRegistrar',
+  ...(RequestType === 'Delete' ? { PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration' } : {}),
+  ResourceProperties: { ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:registrar', ExternalId: EXTERNAL_ID },
+});
+
+test('before the deployment, a run registers nothing; the Create registers the accounts; the Delete removes them and answers', async () => {
   const accounts = [member('prod'), member('dev')];
   await invoke({ 'detail-type': 'Scheduled Event', 'source': 'aws.events', 'detail': {} });
+  expect(emulator.accounts.size).toBe(0);
+  await invoke(cfnEvent('Create'));
+  expect(responses.answersTo('/answer/Create')).toEqual([expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration' })]);
   const registered = [...emulator.accounts.values()];
   expect(registered.map(a => [a.name, a.roleArn]).sort()).toEqual([
     ['dev', `arn:aws:iam::${accounts[1]}:role/cloudcraft`],
@@ -139,17 +154,8 @@ test('a scheduled run registers the accounts; the stack\'s Delete removes them a
   const summary = output.join('').split('\n').map(line => { try { return JSON.parse(line); } catch { return {}; } }).find(l => l.msg === 'run summary');
   expect(summary).toMatchObject({ desired: 3, registered: 3, complete: true });
 
-  await invoke({
-    RequestType: 'Delete',
-    ResponseURL: `${responses.url}/answer/delete`,
-    StackId: `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`,
-    RequestId: 'req-delete',
-    LogicalResourceId: 'Reconcile',
-    ResourceType: 'Custom::CloudcraftOrganizationRegistrar',
-    PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration',
-    ResourceProperties: { ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:registrar' },
-  });
-  expect(responses.answersTo('/answer/delete')).toEqual([expect.objectContaining({ Status: 'SUCCESS', Reason: 'Removed 3 registrations from Cloudcraft.' })]);
+  await invoke(cfnEvent('Delete'));
+  expect(responses.answersTo('/answer/Delete')).toEqual([expect.objectContaining({ Status: 'SUCCESS', Reason: 'Removed 3 registrations from Cloudcraft.' })]);
   expect(emulator.accounts.size).toBe(0);
 });
 

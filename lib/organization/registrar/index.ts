@@ -65,9 +65,12 @@ const META_RUN = 'meta#run';
 const META_DEPLOYMENT = 'meta#deployment';
 /**
  * Written by the stack's Delete before it removes anything. Reserved concurrency 1 queues invocations, so a run sent
- * before the Delete (a schedule, a stack-instance event, a continuation) can start after it, while the function, the
- * StackSet and its instances still exist: without this it would register every account again, and nobody would
- * remove those registrations. A Create or Update of the resource lifts it.
+ * before the Delete (a schedule, a stack-instance event, a continuation, a Create delivered again) can start after it,
+ * while the function, the StackSet and its instances still exist: without this it would register every account
+ * again, and nobody would remove those registrations. It is final: the ledger table belongs to one stack (its name
+ * is generated), and after its Delete no deployment of that stack can follow. The other end of the registrar's
+ * lifetime is META_DEPLOYMENT: until a Create has recorded it, runs (StackSet events while the stack is created)
+ * register nothing, as a stack whose creation fails would never send the Delete that removes them.
  */
 const META_DELETED = 'meta#deleted';
 const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
@@ -80,6 +83,8 @@ interface Ledger {
   externalId?: string;
   /** When the stack's Delete started removing (runs after it do nothing). */
   deletedAt?: number;
+  /** A Create of the registrar's resource was recorded (runs before it do nothing). */
+  deployed?: boolean;
 }
 
 type Trigger =
@@ -174,7 +179,12 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
         return summary;
       }
       // Create/Update: record what the deployment says, answer at once (the deployment does not wait on Cloudcraft's
-      // rate limit), then reconcile.
+      // rate limit), then reconcile. One that comes after the stack's Delete is a stale delivery: nothing is done.
+      if ((await run.readLedger())?.deletedAt !== undefined) {
+        log('warn', 'a deployment event after the stack\'s Delete: ignored');
+        await respond(deps, trigger.event, { status: 'SUCCESS', physicalId, reason: 'The stack deleted this registrar: nothing done.' }, log, redactor, end);
+        return emptySummary(trigger.kind, { skipped: 'deleted' });
+      }
       await run.recordDeployment(trigger.event);
       await respond(deps, trigger.event, { status: 'SUCCESS', physicalId, data: { LedgerTable: config.ledgerTable } }, log, redactor, end);
       return run.reconcile(trigger.kind, true, 0);
@@ -227,6 +237,7 @@ class Run {
   /** Cloudcraft's accounts as last listed, updated with every change this run made. */
   private seen = new Map<string, CloudcraftAccount>();
   private failures = new Map<string, string>();
+  private deployedExternalId?: unknown;
 
   constructor(
     private readonly deps: RegistrarDeps,
@@ -260,14 +271,11 @@ class Run {
     return this.deps.io.ledgerDelete(this.config.ledgerTable, pk);
   }
 
-  /** Keeps the external ID given by the deployment (it is the trust of every member role); lifts a Delete's stop. */
-  async recordDeployment(event: CfnEvent): Promise<void> {
-    const externalId = event.ResourceProperties?.ExternalId;
+  /** Records the deployment (runs may register from then on) and the external ID it gives (every member role's trust). */
+  async recordDeployment(event?: CfnEvent): Promise<void> {
+    const externalId = this.deployedExternalId = event?.ResourceProperties?.ExternalId ?? this.deployedExternalId ?? this.ledger.externalId;
     try {
-      await this.drop(META_DELETED);
-      if (typeof externalId === 'string' && externalId !== '') {
-        await this.put(META_DEPLOYMENT, { externalId });
-      }
+      await this.put(META_DEPLOYMENT, typeof externalId === 'string' && externalId !== '' ? { externalId } : {});
     } catch (err) {
       this.log('warn', 'cannot record the deployment', { error: (err as Error)?.name });
     }
@@ -286,6 +294,7 @@ class Run {
         } else if (pk === META_RUN) {
           ledger.lastRunStartedAt = (data as { startedAt?: number })?.startedAt;
         } else if (pk === META_DEPLOYMENT) {
+          ledger.deployed = true;
           ledger.externalId = (data as { externalId?: string })?.externalId;
         } else if (pk === META_DELETED) {
           ledger.deletedAt = Number((data as { at?: number })?.at) || 0;
@@ -383,14 +392,13 @@ class Run {
     let actual: CloudcraftAccount[] = [];
     const ledger = await this.readLedger();
     if (!ledger) return this.finish(trigger, undefined, [], false, 'cannot read the ledger table', depth);
-    if (ledger.deletedAt !== undefined) {
-      if (!force) {
-        this.log('info', 'skipped: the stack deleted the registrar', { at: ledger.deletedAt });
-        return emptySummary(trigger, { skipped: 'deleted' });
-      }
-      // A deployment whose recordDeployment could not lift the stop: lift it now, or every later run would skip.
-      await this.drop(META_DELETED).catch(() => undefined);
+    if (ledger.deletedAt !== undefined || (!force && !ledger.deployed)) {
+      const why = ledger.deletedAt !== undefined ? 'deleted' : 'not deployed yet';
+      this.log('info', `skipped: ${why}`);
+      return emptySummary(trigger, { skipped: why });
     }
+    // A deployment whose record could not be written: written now, or every later run would skip.
+    if (!ledger.deployed) await this.recordDeployment();
     try {
       await this.put(META_RUN, { startedAt });
       const wanted = await this.readDesired();
