@@ -71,6 +71,19 @@ test('managed team access that drifted is corrected; [] unshares', () => {
   expect(registrationBody(want('1', 'n', null))).toEqual({ name: 'n', roleArn: role('1') });
 });
 
+test('team access not managed: a PUT sends the registration\'s own lists back (kept under both readings of PUT)', () => {
+  const shared = reg('a', '1', { readAccess: ['team/x'], writeAccess: [] });
+  expect(registrationBody(want('1', 'renamed', null), undefined, shared)).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/x'], writeAccess: [] });
+  // Not shared (null): nothing to send back. Managed: the desired lists win.
+  expect(registrationBody(want('1', 'renamed', null), undefined, reg('a', '1'))).toEqual({ name: 'renamed', roleArn: role('1') });
+  // Read access managed (the desired list wins), write access not (its own list is sent back).
+  expect(registrationBody(want('1', 'renamed', ['team/y']), undefined, shared)).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/y'], writeAccess: [] });
+});
+
+test('a registration pointed at another role is drift', () => {
+  expect(drift(reg('a', '1', { roleArn: role('2') }), want('1'))).toEqual(['roleArn']);
+});
+
 test('a registration deleted by hand is registered again', () => {
   expect(kinds(run({ desired: [want('111111111111')], ledger: [owned('111111111111', 'gone')] }))).toEqual(['register:111111111111']);
 });

@@ -234,6 +234,20 @@ test('accounts that close, are suspended, leave, or move out of the targets are 
   expectConverged([staying, MANAGEMENT]);
 });
 
+test.each(['FAILED', 'CANCELLED'])('a StackSet update %s on an account: its registration stays (the member stack rolled back, its role is there)', async (status) => {
+  const registered = member('registered');
+  await invoke();
+  const id = world.emulator.registrationsOf(roleOf(registered))[0].id;
+  const firstTime = member('first-deployment-failed', { instance: status });
+  world.cfn.setInstance({ account: registered, region: 'us-east-1', ou: world.ou, status: 'OUTDATED', detailedStatus: status });
+  await invoke();
+  await world.clock.advance(30 * HOUR);
+  await invoke();
+  // Kept, with the same ID (deregistering would change it in every diagram); one that never had a role is not registered.
+  expect(world.emulator.registrationsOf(roleOf(registered)).map(a => a.id)).toEqual([id]);
+  expect(world.emulator.registrationsOf(roleOf(firstTime))).toEqual([]);
+});
+
 test('an account that comes back within the grace period keeps its registration', async () => {
   const flapping = member('flapping');
   await invoke();
@@ -271,6 +285,19 @@ test('registrations it does not own are never touched: other roles, other accoun
   expect(world.logs.some(l => l.includes('another Cloudcraft user'))).toBe(true);
   for (const before of snapshot) expect(world.emulator.accounts.get(before.id)).toEqual(before);
   expect(world.emulator.registrationsOf(roleOf(mine))).toHaveLength(1);
+});
+
+test('the external ID neither given nor recorded: asked of Cloudcraft (one call), so another user\'s registration is still never taken', async () => {
+  world.config = { ...world.config, externalId: undefined };
+  const theirs = member('theirs');
+  const conflict = { ...world.emulator.seedAccount({ name: 'another user', roleArn: roleOf(theirs), externalId: '99999999-2222-4333-8444-555555555555' }) };
+  expect(await invoke()).toMatchObject({ registered: 1, failed: 1 });
+  expect(world.emulator.callsTo('GET', '/aws/account/iamParameters')).toHaveLength(1);
+  world.orgs.setState(theirs, 'CLOSED');
+  await invoke();
+  await world.clock.advance(30 * HOUR);
+  await invoke();
+  expect(world.emulator.accounts.get(conflict.id)).toEqual(conflict);
 });
 
 test('a second registration of an owned role that the user adds by hand later is the user\'s: kept through runs and the account\'s removal', async () => {
@@ -361,6 +388,30 @@ test('a run stopped at its deadline leaves a state the next run finishes, and as
   for (let i = 0; i < 5 && !summary.complete; i++) summary = await invoke({ cdkCloudcraft: 'continue', depth: i + 1 });
   expect(summary.complete).toBe(true);
   expectConverged([...accounts, MANAGEMENT]);
+});
+
+test.each([false, true])('team access not managed: sharing set up in Cloudcraft survives a rename (PUT clears omitted lists: %s)', async (clears) => {
+  world.emulator.putClearsOmittedAccess = clears;
+  const account = member('a');
+  await invoke();
+  const [registration] = world.emulator.registrationsOf(roleOf(account));
+  // Shared by hand in Cloudcraft, with one team to read and none to write.
+  Object.assign(world.emulator.accounts.get(registration.id)!, { readAccess: ['team/x'], writeAccess: [] });
+  world.orgs.renameAccount(account, 'a-renamed');
+  await invoke();
+  expect(world.emulator.accounts.get(registration.id)).toMatchObject({ name: 'a-renamed', readAccess: ['team/x'], writeAccess: [] });
+});
+
+test('a registration re-pointed by hand at another role is pointed back (the account\'s role counted as registered)', async () => {
+  const account = member('a');
+  await invoke();
+  const [registration] = world.emulator.registrationsOf(roleOf(account));
+  world.emulator.addRole('arn:aws:iam::999999999999:role/other', { externalId: EXTERNAL_ID });
+  world.emulator.accounts.get(registration.id)!.roleArn = 'arn:aws:iam::999999999999:role/other';
+  const summary = await invoke();
+  expect(world.emulator.accounts.get(registration.id)?.roleArn).toBe(roleOf(account));
+  expect(summary).toMatchObject({ registered: 2, complete: true });
+  expectConverged([account, MANAGEMENT]);
 });
 
 test('the ledger and Cloudcraft disagreeing: a stale ledger entry is corrected from Cloudcraft', async () => {
@@ -462,6 +513,19 @@ describe('as the custom resource of its stack', () => {
     expect(world.emulator.accounts.size).toBe(0);
     expect(world.answers).toEqual([expect.objectContaining({ body: expect.objectContaining({ Status: 'SUCCESS', Reason: 'Removed 41 registrations from Cloudcraft.', RequestId: 'req-Delete' }) })]);
     expect(removed).toBe(41);
+  });
+
+  test('a Delete while Cloudcraft is down continues (no progress, but its whole time spent), and removes when it is back', async () => {
+    member('a');
+    await invoke();
+    world.emulator.inject({ method: 'GET', path: '/aws/account', status: 503, text: 'unavailable', times: 100_000 });
+    const first = await invoke(cfnEvent('Delete'), 2 * 60_000);
+    expect(first).toMatchObject({ removed: 0, complete: false });
+    expect(world.answers).toHaveLength(0);
+    world.emulator.clearFaults();
+    await invoke(world.lambda.invocations.at(-1)!.payload);
+    expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 2 registrations from Cloudcraft.' });
+    expect(world.emulator.accounts.size).toBe(0);
   });
 
   test('a Delete answers instead of continuing when CloudFormation\'s window is nearly over (X-Amz-Date of the ResponseURL)', async () => {
@@ -753,7 +817,8 @@ describe('chaos: the Organization, people in Cloudcraft and Cloudcraft\'s faults
       const [flapping, f] = pick(live.filter(([, m]) => m.active && !m.hasUserCopy)) ?? [];
       if (flapping && f && random() < 0.25) {
         f.succeeded = !f.succeeded;
-        world.cfn.setInstance({ account: flapping, region: 'us-east-1', ou: world.ou, status: f.succeeded ? 'CURRENT' : 'OUTDATED', detailedStatus: f.succeeded ? 'SUCCEEDED' : 'FAILED' });
+        // Not succeeded: INOPERABLE (the role cannot be relied on); a FAILED update keeps a registered account.
+        world.cfn.setInstance({ account: flapping, region: 'us-east-1', ou: world.ou, status: f.succeeded ? 'CURRENT' : 'INOPERABLE', detailedStatus: f.succeeded ? 'SUCCEEDED' : 'INOPERABLE' });
       }
       // People in Cloudcraft.
       const registeredOnce = (id: string) => world.emulator.registrationsOf(roleOf(id)).length === 1;

@@ -130,6 +130,8 @@ export class CloudcraftEmulator {
   public readonly calls: SeenCall[] = [];
   public readonly users: EmulatorUser[];
   public rateLimit?: RateLimit;
+  /** Which reading of PUT holds: a team list left out of the body is cleared (true) or kept (false). */
+  public putClearsOmittedAccess: boolean;
   private faults: Array<Fault & { left: number }> = [];
   private readonly windows = new Map<string, number[]>();
   private server?: http.Server;
@@ -144,6 +146,7 @@ export class CloudcraftEmulator {
   constructor(private readonly options: EmulatorOptions = {}) {
     this.users = options.users ?? [];
     this.rateLimit = options.rateLimit;
+    this.putClearsOmittedAccess = options.putClearsOmittedAccess ?? false;
     this.scale = options.timeScale ?? 1;
     this.clock = options.clock ?? {
       now: () => Date.now() / this.scale,
@@ -446,7 +449,7 @@ export class CloudcraftEmulator {
     account.roleArn = body.roleArn;
     for (const field of ['readAccess', 'writeAccess'] as const) {
       if (field in body) account[field] = body[field];
-      else if (this.options.putClearsOmittedAccess) account[field] = null;
+      else if (this.putClearsOmittedAccess) account[field] = null;
     }
     account.updatedAt = new Date(this.now()).toISOString();
     return { status: 200, body: account };

@@ -158,7 +158,9 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
         // Stopped by the deadline (or a passing fault) after some progress: continue in a new invocation while
         // CloudFormation's window (its ServiceTimeout) leaves time, answering from the last one.
         const fn = run.functionName;
-        const stopped = !summary.complete && summary.removed > 0 && summary.error && !REFUSED.test(summary.error);
+        // (No progress and time left, as when the ledger cannot be read: a new invocation would fail the same way.)
+        const spent = summary.removed > 0 || deps.clock.now() >= deadlineAt - 60_000;
+        const stopped = !summary.complete && summary.error && !REFUSED.test(summary.error) && spent;
         if (stopped && fn && until - deps.clock.now() > 5 * 60_000) {
           try {
             await deps.io.invokeAsync(fn, { cdkCloudcraft: 'delete', event: trigger.event, until, removed });
@@ -261,6 +263,14 @@ class Run {
     }
   }
 
+  /**
+   * The external ID of the key's user, which tells its registrations from another user's: given, recorded by the
+   * deployment, or else asked of Cloudcraft (one call); never unknown, or another user's would pass for the key's.
+   */
+  private async externalId(client: CloudcraftClient): Promise<string> {
+    return this.config.externalId ?? this.ledger.externalId ?? (this.ledger.externalId = (await client.iamParameters()).externalId);
+  }
+
   /** Writes an item of the ledger table. */
   private put(pk: string, data: unknown): Promise<void> {
     return this.deps.io.ledgerWrite(this.config.ledgerTable, pk, data);
@@ -361,7 +371,9 @@ class Run {
       if (config.thisAccount?.accountId === accountId) continue;
       const status = instances.get(accountId);
       if (status === 'SUCCEEDED') desired.push(this.desiredAccount(accountId, roleArnOf(config, accountId), account.name, account.ous));
-      else if (status === 'PENDING' || status === 'RUNNING') keep.add(accountId);
+      // Being deployed, or its last operation failed or was cancelled (the member stack rolled back: a role it had is
+      // still there): a registered account is kept (deregistering would change its ID), an unregistered one waits.
+      else if (status === 'PENDING' || status === 'RUNNING' || status === 'FAILED' || status === 'CANCELLED') keep.add(accountId);
     }
     const me = config.thisAccount;
     if (me) {
@@ -406,6 +418,7 @@ class Run {
       const client = await this.connect();
       actual = await client.listAccounts();
       this.seen = new Map(actual.map(a => [a.id, a]));
+      const externalId = await this.externalId(client);
       for (let round = 1; ; round++) {
         const actions = plan({
           desired,
@@ -413,7 +426,7 @@ class Run {
           actual,
           ledger: [...this.ledger.entries.values()],
           now: clock.now(),
-          externalId: this.config.externalId ?? this.ledger.externalId,
+          externalId,
           graceMs: this.config.graceMs,
           settleMs: SETTLE_MS,
           force,
@@ -500,7 +513,8 @@ class Run {
         }
         case 'update': {
           try {
-            const result = await client.update(action.cloudcraftId, registrationBody(action.account), { roleArn: action.account.roleArn });
+            const body = registrationBody(action.account, undefined, list.get(action.cloudcraftId));
+            const result = await client.update(action.cloudcraftId, body, { roleArn: action.account.roleArn });
             if (result === 'updated') {
               const current = this.ledger.entries.get(action.account.accountId);
               if (current && current.roleArn !== action.account.roleArn) await this.write({ ...current, roleArn: action.account.roleArn });
@@ -549,7 +563,7 @@ class Run {
       const client = await this.connect();
       for (let round = 1; ; round++) {
         const actual = await client.listAccounts();
-        const externalId = this.config.externalId ?? this.ledger.externalId;
+        const externalId = await this.externalId(client);
         const actions = planRemoveAll([...this.ledger.entries.values()], actual, externalId, this.deps.clock.now());
         await this.execute(actions, actual);
         complete = this.ledger.entries.size === 0;

@@ -109,18 +109,26 @@ function sameTeams(a: string[] | null | undefined, b: string[] | null | undefine
 export function drift(account: CloudcraftAccount, desired: DesiredAccount): string[] {
   const changes: string[] = [];
   if (account.name !== desired.name) changes.push('name');
+  // Re-pointed by hand: the account's own role would stay unregistered while this one counts as registered.
+  if (account.roleArn !== desired.roleArn) changes.push('roleArn');
   if (desired.readAccess !== null && !sameTeams(account.readAccess, desired.readAccess)) changes.push('readAccess');
   if (desired.writeAccess !== null && !sameTeams(account.writeAccess, desired.writeAccess)) changes.push('writeAccess');
   return changes;
 }
 
-/** The body of a POST or PUT: team access only when it is managed (null is never sent; [] unshares). */
-export function registrationBody(desired: DesiredAccount, region?: string): Record<string, unknown> {
+/**
+ * The body of a POST or PUT: team access when it is managed (null is never sent; [] unshares). Not managed, a PUT
+ * sends the registration's own lists back (`current`, as last listed): whether a PUT keeps or clears a list it
+ * leaves out is not documented, and sharing set up in Cloudcraft must survive a rename either way.
+ */
+export function registrationBody(desired: DesiredAccount, region?: string, current?: CloudcraftAccount): Record<string, unknown> {
+  const read = desired.readAccess ?? current?.readAccess;
+  const write = desired.writeAccess ?? current?.writeAccess;
   return {
     name: desired.name,
     roleArn: desired.roleArn,
-    ...(desired.readAccess !== null ? { readAccess: desired.readAccess } : {}),
-    ...(desired.writeAccess !== null ? { writeAccess: desired.writeAccess } : {}),
+    ...(read ? { readAccess: read } : {}),
+    ...(write ? { writeAccess: write } : {}),
     ...(region ? { region } : {}),
   };
 }
@@ -168,7 +176,7 @@ export function plan(input: PlanInput): Action[] {
     const own = entry && entry.roleArn === account.roleArn ? entry : undefined;
     if (entry && !own) {
       if (entry.state === 'registered' && entry.cloudcraftId && ids.has(entry.cloudcraftId)) {
-        actions.push({ kind: 'update', account, cloudcraftId: entry.cloudcraftId, changes: ['roleArn', ...drift(byId.get(entry.cloudcraftId)!, account)] });
+        actions.push({ kind: 'update', account, cloudcraftId: entry.cloudcraftId, changes: drift(byId.get(entry.cloudcraftId)!, account) });
         continue;
       }
     }
