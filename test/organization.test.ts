@@ -136,6 +136,20 @@ describe('StackSet', () => {
     expect(parameters.HomeRegion).toBe('us-east-1');
   });
 
+  test('the external ID is read again when the key changes (another key may be another Cloudcraft user\'s)', () => {
+    const keyOf = (name: string) => {
+      const app = new App();
+      const stack = new Stack(app, 'Management', { env: { account: MANAGEMENT, region: 'us-east-1' } });
+      new CloudcraftOrganizationIntegration(stack, 'Cloudcraft', {
+        apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'Key', name)),
+        organizationalUnitIds: ['ou-ab12-cdef3456'],
+      });
+      return onlyOf(Template.fromStack(stack), 'Custom::CloudcraftIamParameters').Properties;
+    };
+    expect(keyOf('cloudcraft/api-key')).toEqual(keyOf('cloudcraft/api-key'));
+    expect(keyOf('cloudcraft/api-key')).not.toEqual(keyOf('cloudcraft/other-key'));
+  });
+
   test.each([
     [{}, 100, 10],
     [{ maxConcurrentPercentage: 25, failureTolerancePercentage: 0 }, 25, 0],

@@ -180,6 +180,19 @@ describe('a POST that was not confirmed', () => {
     expect(kinds(planRemoveAll([entry], [theirs], EXT, NOW))).toEqual(['wait:111111111111']);
   });
 
+  test('a refusal after an unconfirmed POST keeps that POST\'s window (recent only); no longer desired, its late registration is removed', () => {
+    const unconfirmed = { ...posting(NOW - 120_000), lastPostAt: NOW - 60_000 };
+    const refused = afterRefusal(unconfirmed, want('111111111111'), NOW, '400');
+    expect(refused).toMatchObject({ state: 'failed', postedAt: NOW - 120_000, lastPostAt: NOW - 60_000 });
+    expect(afterRefusal(undefined, want('111111111111'), NOW, '400').postedAt).toBeUndefined();
+    expect(afterRefusal({ ...unconfirmed, postedAt: NOW - 2 * HOUR, lastPostAt: NOW - HOUR }, want('111111111111'), NOW, '400').postedAt).toBeUndefined();
+    // The late registration appears; the account is no longer desired, or the stack is deleted: it is the entry's.
+    const late = reg('late', '111111111111', { createdAt: new Date(NOW - 20_000).toISOString() });
+    expect(planRemoveAll([refused], [late], EXT, NOW)).toEqual([expect.objectContaining({ kind: 'deregister', cloudcraftId: 'late' })]);
+    expect(kinds(run({ ledger: [refused], actual: [] }))).toEqual(['wait:111111111111']);
+    expect(kinds(run({ ledger: [{ ...refused, goneSince: NOW - 25 * HOUR }], actual: [late] }))).toEqual(['deregister:111111111111']);
+  });
+
   test('the settle time counts from the last POST, not the first', () => {
     const entry = { ...posting(NOW - HOUR), lastPostAt: NOW - 10_000 };
     expect(kinds(run({ desired: [want('111111111111')], ledger: [entry] }))).toEqual(['wait:111111111111']);

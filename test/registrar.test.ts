@@ -414,6 +414,29 @@ test('a registration re-pointed by hand at another role is pointed back (the acc
   expectConverged([account, MANAGEMENT]);
 });
 
+test('a registration refused run after run backs off, doubling: about 5 minutes, then 10, 20 (it stayed at 5)', async () => {
+  const refused = member('refused');
+  // The role trusts another external ID than the key user's: Cloudcraft cannot verify it (400), every time.
+  world.emulator.addRole(roleOf(refused), { externalId: '99999999-2222-4333-8444-555555555555' });
+  const posts = () => world.emulator.callsTo('POST').filter(c => c.body?.roleArn === roleOf(refused)).length;
+  await invoke();
+  const gaps: number[] = [];
+  let last = posts();
+  let since = world.clock.now();
+  for (let minute = 0; minute < 60; minute++) {
+    await world.clock.advance(60_000);
+    await invoke();
+    if (posts() > last) {
+      gaps.push(Math.round((world.clock.now() - since) / 60_000));
+      last = posts();
+      since = world.clock.now();
+    }
+  }
+  expect(gaps.slice(0, 3)).toEqual([expect.any(Number), expect.any(Number), expect.any(Number)]);
+  expect(gaps[1]).toBeGreaterThanOrEqual(2 * gaps[0] - 2);
+  expect(gaps[2]).toBeGreaterThanOrEqual(2 * gaps[1] - 2);
+});
+
 test('the ledger and Cloudcraft disagreeing: a stale ledger entry is corrected from Cloudcraft', async () => {
   const account = member('a');
   await invoke();
@@ -513,6 +536,21 @@ describe('as the custom resource of its stack', () => {
     expect(world.emulator.accounts.size).toBe(0);
     expect(world.answers).toEqual([expect.objectContaining({ body: expect.objectContaining({ Status: 'SUCCESS', Reason: 'Removed 41 registrations from Cloudcraft.', RequestId: 'req-Delete' }) })]);
     expect(removed).toBe(41);
+  });
+
+  test('a POST refused after an earlier one went unconfirmed: the earlier one\'s late registration is still removed by the Delete', async () => {
+    member('first');
+    await invoke();
+    const a = member('a');
+    // POST 1 completes 100 s later, after the client gave up; POST 2 (after the 60 s settle) is refused.
+    world.emulator.inject({ method: 'POST', path: '/aws/account', actionDelayMs: 100_000 });
+    world.emulator.inject({ method: 'POST', path: '/aws/account', status: 400, body: { error: 'Invalid parameter', reason: 'invalid_parameter', code: 400 } });
+    await invoke();
+    await world.clock.advance(5 * 60_000);
+    expect(world.emulator.registrationsOf(roleOf(a))).toHaveLength(1);
+    const removal = await invoke(cfnEvent('Delete'));
+    expect(removal.complete).toBe(true);
+    expect(world.emulator.accounts.size).toBe(0);
   });
 
   test('a Delete while Cloudcraft is down continues (no progress, but its whole time spent), and removes when it is back', async () => {

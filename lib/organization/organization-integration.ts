@@ -419,7 +419,8 @@ export class CloudcraftOrganizationIntegration extends Construct {
         serviceToken: registrar.functionArn,
         resourceType: IAM_PARAMETERS_TYPE,
         serviceTimeout: REGISTRAR_SERVICE_TIMEOUT,
-        properties: { ApiUrl: apiUrl },
+        // The key's reference too: another key (of another Cloudcraft user) means another external ID, read again.
+        properties: { ApiUrl: apiUrl, ApiKeyId: key.id },
       });
       externalId = parameters.getAttString('ExternalId');
       cloudcraftAwsAccountId = cloudcraftAwsAccountId ?? parameters.getAttString('AccountId');

@@ -505,7 +505,9 @@ class Run {
             }
           } catch (err) {
             if (!(err instanceof CloudcraftError) || err.details.deadline || isKeyProblem(err)) throw err;
-            await this.write(afterRefusal(entry, account, this.deps.clock.now(), err.reason));
+            // The entry before this POST (`entry` is only for actions that name an accountId): its failures count up
+            // the back-off, and an earlier unconfirmed POST's window is kept.
+            await this.write(afterRefusal(action.previous, account, this.deps.clock.now(), err.reason));
             this.failures.set(account.accountId, err.reason);
             this.log('warn', 'registration refused', { accountId: account.accountId, reason: err.reason });
           }

@@ -244,11 +244,12 @@ export function plan(input: PlanInput): Action[] {
   for (const entry of input.ledger) {
     if (desired.has(entry.accountId)) continue;
     const present = entry.cloudcraftId !== undefined && ids.has(entry.cloudcraftId);
-    if (entry.state === 'failed' || (!present && entry.state === 'registered')) {
+    // A refused entry that keeps the window of an earlier unconfirmed POST is treated as that POST's (afterRefusal).
+    if ((entry.state === 'failed' && entry.postedAt === undefined) || (!present && entry.state === 'registered')) {
       actions.push({ kind: 'forget', accountId: entry.accountId, why: entry.state === 'failed' ? 'never registered, no longer desired' : 'its registration is already gone from Cloudcraft' });
       continue;
     }
-    if (entry.state === 'posting') {
+    if (entry.state !== 'registered') {
       const registrations = byRole.get(entry.roleArn) ?? [];
       const mine = madeByPosts(registrations, entry).filter(sameUser);
       const lastPost = Math.max(entry.postedAt ?? 0, entry.lastPostAt ?? 0);
@@ -276,17 +277,23 @@ export function plan(input: PlanInput): Action[] {
     }
     const registrations = byRole.get(entry.roleArn) ?? [];
     const made = madeByPosts(registrations, entry).filter(sameUser).map(r => r.id);
-    const targets = entry.state === 'posting' ? made : [entry.cloudcraftId!, ...made.filter(id => id !== entry.cloudcraftId)];
+    const targets = entry.state !== 'registered' ? made : [entry.cloudcraftId!, ...made.filter(id => id !== entry.cloudcraftId)];
     for (const id of targets) actions.push({ kind: 'deregister', accountId: entry.accountId, cloudcraftId: id });
   }
   return actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
 }
 
-/** The ledger entry after a refusal: back off 5 minutes, doubling, up to 6 hours. */
+/**
+ * The ledger entry after a refusal: back off 5 minutes, doubling, up to 6 hours. The window of an earlier POST that
+ * was not confirmed (`entry` posting, or failed with one) is kept: that POST may still register the role late, and
+ * the registration is then this entry's (claimed, or removed with the account or the stack).
+ */
 export function afterRefusal(entry: LedgerEntry | undefined, account: DesiredAccount, now: number, reason: string): LedgerEntry {
   const failures = (entry?.state === 'failed' ? entry.failures ?? 0 : 0) + 1;
   const backoffMs = Math.min(6 * 3600_000, 5 * 60_000 * 2 ** (failures - 1));
-  return { accountId: account.accountId, roleArn: account.roleArn, state: 'failed', failures, retryAt: now + backoffMs, lastError: reason };
+  const recent = entry?.postedAt !== undefined && now - Math.max(entry.postedAt, entry.lastPostAt ?? 0) <= POST_LATE_MS + CLOCK_SKEW_MS;
+  const window = recent && entry.state !== 'registered' && entry.roleArn === account.roleArn ? { postedAt: entry.postedAt, lastPostAt: entry.lastPostAt } : {};
+  return { accountId: account.accountId, roleArn: account.roleArn, state: 'failed', failures, retryAt: now + backoffMs, lastError: reason, ...window };
 }
 
 /** Every registration the ledger owns, for a deletion of the whole integration. */
@@ -300,7 +307,7 @@ export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[]
     if (entry.cloudcraftId && ids.has(entry.cloudcraftId) && entry.state === 'registered') targets.add(entry.cloudcraftId);
     for (const r of madeByPosts(registrations, entry).filter(sameUser)) targets.add(r.id);
     const lastPost = Math.max(entry.postedAt ?? 0, entry.lastPostAt ?? 0);
-    if (targets.size === 0 && entry.state === 'posting' && now !== undefined && lastPost > 0 && now - lastPost <= POST_LATE_MS + CLOCK_SKEW_MS) {
+    if (targets.size === 0 && entry.state !== 'registered' && now !== undefined && lastPost > 0 && now - lastPost <= POST_LATE_MS + CLOCK_SKEW_MS) {
       // Forgetting it would orphan the registration its POST may still make: it stays in the (retained) ledger.
       actions.push({ kind: 'wait', accountId: entry.accountId, why: 'its last registration request may still complete' });
     } else if (targets.size === 0) {actions.push({ kind: 'forget', accountId: entry.accountId, why: 'owns nothing in Cloudcraft' });}
