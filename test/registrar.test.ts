@@ -212,6 +212,20 @@ test('a new account is registered on its stack-instance event; events already co
   expect(cloudcraftCalls()).toBe(before);
 });
 
+test('a run that started after an event but did not finish (Cloudcraft down) does not cover it: the event\'s run registers', async () => {
+  member('first');
+  await invoke();
+  const joined = member('joined');
+  const event = { 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} };
+  await world.clock.advance(1_000);
+  world.emulator.inject({ method: 'GET', path: '/aws/account', status: 503, text: 'unavailable', times: 100_000 });
+  expect((await invoke(undefined, 2 * 60_000)).complete).toBe(false);
+  world.emulator.clearFaults();
+  const summary = await invoke(event);
+  expect(summary.skipped).toBeUndefined();
+  expect(world.emulator.registrationsOf(roleOf(joined))).toHaveLength(1);
+});
+
 test('accounts that close, are suspended, leave, or move out of the targets are deregistered after the grace period, not before', async () => {
   const closing = member('closing');
   const suspended = member('suspended');

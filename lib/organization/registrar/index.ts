@@ -412,7 +412,6 @@ class Run {
     // A deployment whose record could not be written: written now, or every later run would skip.
     if (!ledger.deployed) await this.recordDeployment();
     try {
-      await this.put(META_RUN, { startedAt });
       const wanted = await this.readDesired();
       desired = wanted.desired;
       const client = await this.connect();
@@ -436,6 +435,8 @@ class Run {
         const settling = actions.some(a => a.kind === 'wait' && !a.conflict && a.why.startsWith('an earlier')) || outcome.ambiguous > 0;
         if (!settling || round >= 3 || client.remaining() < SETTLE_MS + 60_000) {
           complete = !settling;
+          // Only a run that finished covers the stack-instance events sent before it started.
+          if (complete) await this.put(META_RUN, { startedAt });
           break;
         }
         this.log('info', WAITING, { ms: SETTLE_MS });
