@@ -812,6 +812,16 @@ test('team access: the same for every account, or by OU (nearest listed OU wins)
   expect(of(plain)).toMatchObject({ readAccess: ['team/all-readers'], writeAccess: ['team/by-hand'] });
 });
 
+test('nested targets (an OU and one inside it, in either order): an account gets the access of its nearest listed OU', async () => {
+  const outer = world.orgs.addOu(world.ou, 'outer');
+  const inner = world.orgs.addOu(outer, 'inner');
+  const account = member('deep', { ou: inner });
+  world.cfn.setInstance({ account, region: 'us-east-1', ou: inner, status: 'CURRENT', detailedStatus: 'SUCCEEDED' });
+  world.config = { ...world.config, targets: [inner, outer], access: { read: null, write: null, byOu: { [outer]: { read: ['outer-team'] } } } };
+  await invoke();
+  expect(world.emulator.registrationsOf(roleOf(account))[0]).toMatchObject({ readAccess: ['team/outer-team'] });
+});
+
 /** A small seeded generator (Park-Miller): every chaos run is reproducible from its seed. */
 function prng(seed: number): () => number {
   let state = (seed % 2_147_483_646) + 1;

@@ -128,7 +128,8 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
   /**
    * Team access by organizational unit (`ou-...` to access): an account gets the access of the nearest OU above it
    * that is listed here; a field that OU leaves out, and accounts under no listed OU, get `readAccessTeams` /
-   * `writeAccessTeams`.
+   * `writeAccessTeams`. The OUs seen are the targets and the OUs below them: an OU above every target (or the
+   * root) is not, so give its access as `readAccessTeams` / `writeAccessTeams`.
    *
    * @default - the same team access for every account
    */

@@ -352,7 +352,8 @@ class Run {
     const found = new Map<string, { name: string; state: string; ous: string[] }>();
     const visit = async (parentId: string, ous: string[]): Promise<void> => {
       for (const account of await io.accountsOf(parentId)) {
-        if (!found.has(account.id)) found.set(account.id, { name: account.name, state: account.state, ous });
+        // Targets may nest (an OU and one inside it): the longest chain of OUs, whatever the order of the targets.
+        if ((found.get(account.id)?.ous.length ?? -1) < ous.length) found.set(account.id, { name: account.name, state: account.state, ous });
       }
       for (const ou of await io.ousOf(parentId)) await visit(ou, [ou, ...ous]);
     };
