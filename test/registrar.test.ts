@@ -451,6 +451,30 @@ test('a registration refused run after run backs off, doubling: about 5 minutes,
   expect(gaps[2]).toBeGreaterThanOrEqual(2 * gaps[1] - 2);
 });
 
+test('POSTs that Cloudcraft never confirms (5xx, nothing made): after 3 the account is reported failed and backed off', async () => {
+  const stuck = member('stuck');
+  world.emulator.inject({ method: 'POST', path: '/aws/account', status: 500, body: { error: 'Internal', reason: 'internal_server_error', code: 500 }, times: 100_000 });
+  const posts = () => world.emulator.callsTo('POST').filter(c => c.body?.roleArn === roleOf(stuck)).length;
+  await invoke(); // three rounds: three POSTs, each looked for a minute later
+  expect(posts()).toBe(3);
+  await world.clock.advance(60_000);
+  const next = await invoke();
+  expect(posts()).toBe(3);
+  expect(next).toMatchObject({ failed: 2, complete: true }); // the management account too: every POST fails
+  expect(world.logs.some(l => l.includes('3 POSTs unconfirmed'))).toBe(true);
+  // Stack-instance events and schedules within the back-off send nothing more.
+  for (let i = 0; i < 3; i++) {
+    await world.clock.advance(60_000);
+    await invoke({ 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} });
+  }
+  expect(posts()).toBe(3);
+  // Cloudcraft is fixed: registered after the back-off.
+  world.emulator.clearFaults();
+  await world.clock.advance(10 * 60_000);
+  await invoke();
+  expectConverged([stuck, MANAGEMENT]);
+});
+
 test('the ledger and Cloudcraft disagreeing: a stale ledger entry is corrected from Cloudcraft', async () => {
   const account = member('a');
   await invoke();

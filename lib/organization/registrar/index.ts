@@ -183,7 +183,7 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
       // Create/Update: record what the deployment says, answer at once (the deployment does not wait on Cloudcraft's
       // rate limit), then reconcile. One that comes after the stack's Delete is a stale delivery: nothing is done.
       if ((await run.readLedger())?.deletedAt !== undefined) {
-        log('warn', 'a deployment event after the stack\'s Delete: ignored');
+        log('warn', 'deployment after the Delete: ignored');
         await respond(deps, trigger.event, { status: 'SUCCESS', physicalId, reason: 'The stack deleted this registrar: nothing done.' }, log, redactor, end);
         return emptySummary(trigger.kind, { skipped: 'deleted' });
       }
@@ -194,7 +194,7 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
     if (trigger.kind === 'instance-event') {
       const ledger = await run.readLedger();
       if (ledger && ledger.lastRunStartedAt !== undefined && ledger.lastRunStartedAt > trigger.time) {
-        log('info', 'skipped: a run that started after this event covered it');
+        log('info', 'skipped: covered by a later run');
         return emptySummary(trigger.kind, { skipped: 'covered by a later run' });
       }
     }
@@ -204,7 +204,7 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
 
 export const handler = createRegistrar();
 
-const WAITING = 'waiting for unconfirmed registrations to show up';
+const WAITING = 'waiting for unconfirmed registrations';
 
 /** Errors a new invocation would meet again: the key refused. */
 const REFUSED = /rejected the API key|refused/;
@@ -477,10 +477,15 @@ class Run {
           break;
         case 'mark-gone':
           if (entry) await this.write({ ...entry, goneSince: this.deps.clock.now() });
-          this.log('info', 'account no longer desired: deregistered after the grace period', { accountId: action.accountId });
+          this.log('info', 'no longer desired: deregistered after the grace period', { accountId: action.accountId });
           break;
         case 'unmark-gone':
           if (entry) await this.write({ ...entry, goneSince: undefined });
+          break;
+        case 'give-up':
+          await this.write(afterRefusal(action.previous, action.account, this.deps.clock.now(), action.why));
+          this.failures.set(action.account.accountId, action.why);
+          this.log('warn', 'registration refused', { accountId: action.account.accountId, reason: action.why });
           break;
         case 'forget':
           await this.forget(action.accountId);
@@ -492,7 +497,8 @@ class Run {
           const postedAt = action.previous?.state === 'posting' ? action.previous.postedAt : undefined;
           // Write-ahead: a POST whose answer is lost is recognised by the next plan (registrations of the role made
           // from the first POST to shortly after the last one).
-          await this.write({ accountId: account.accountId, roleArn: account.roleArn, state: 'posting', postedAt: postedAt ?? now, lastPostAt: now });
+          const attempts = postedAt !== undefined ? (action.previous?.attempts ?? 1) + 1 : 1;
+          await this.write({ accountId: account.accountId, roleArn: account.roleArn, state: 'posting', postedAt: postedAt ?? now, lastPostAt: now, attempts });
           try {
             const region = this.config.verificationRegion;
             const result = await client.register(registrationBody(account, region), { roleArn: account.roleArn, region });
@@ -631,7 +637,7 @@ class Run {
         await this.deps.io.invokeAsync(this.functionName, { cdkCloudcraft: 'continue', depth: depth + 1 });
         this.log('info', 'continues in a new invocation', { depth: depth + 1 });
       } catch (err) {
-        this.log('warn', 'cannot continue in a new invocation; the next scheduled run continues', { error: (err as Error)?.name });
+        this.log('warn', 'cannot continue in a new invocation', { error: (err as Error)?.name });
       }
     }
     return summary;

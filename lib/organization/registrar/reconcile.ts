@@ -34,6 +34,8 @@ export interface LedgerEntry {
   readonly postedAt?: number;
   /** When the last POST of the current registration was sent (absent: `postedAt`). */
   readonly lastPostAt?: number;
+  /** POSTs in a row that Cloudcraft did not confirm (absent: 1). */
+  readonly attempts?: number;
   /** When the account was first seen no longer desired. */
   readonly goneSince?: number;
   readonly failures?: number;
@@ -64,6 +66,8 @@ export type Action =
   /** Take over an existing registration of the role (made by the key's user, outside the registrar). */
   | { readonly kind: 'adopt'; readonly account: DesiredAccount; readonly existing: CloudcraftAccount }
   | { readonly kind: 'register'; readonly account: DesiredAccount; readonly previous?: LedgerEntry }
+  /** Stop posting for an account whose POSTs Cloudcraft never confirmed (5xx, no answer): a refusal, backed off. */
+  | { readonly kind: 'give-up'; readonly account: DesiredAccount; readonly previous: LedgerEntry; readonly why: string }
   | { readonly kind: 'update'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly changes: string[] }
   /** A second registration of an owned role made by the registrar's own POSTs: removed. */
   | { readonly kind: 'remove-extra'; readonly accountId: string; readonly cloudcraftId: string }
@@ -85,6 +89,8 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
  * left alone.
  */
 export const POST_LATE_MS = 15 * 60_000;
+/** Unconfirmed POSTs in a row after which an account is treated as refused (backed off, reported failed). */
+export const MAX_UNCONFIRMED_POSTS = 3;
 
 /** Order of execution: bookkeeping first, then what a user waits for (new accounts), then clean-up. */
 const ORDER: Record<Action['kind'], number> = {
@@ -95,6 +101,7 @@ const ORDER: Record<Action['kind'], number> = {
   'wait': 0,
   'adopt': 1,
   'register': 2,
+  'give-up': 2,
   'update': 3,
   'remove-extra': 4,
   'deregister': 5,
@@ -210,7 +217,10 @@ export function plan(input: PlanInput): Action[] {
         continue;
       }
       if (registrations.length === 0) {
-        actions.push({ kind: 'register', account, previous: own });
+        const attempts = own.attempts ?? 1;
+        actions.push(attempts >= MAX_UNCONFIRMED_POSTS && !input.force
+          ? { kind: 'give-up', account, previous: own, why: `${attempts} POSTs unconfirmed (5xx or no answer)` }
+          : { kind: 'register', account, previous: own });
         continue;
       }
       // Only another user's registrations of the role: the conflict below.
