@@ -59,3 +59,18 @@ export function onlyResource(template: Template, type: string): { logicalId: str
   if (ids.length !== 1) throw new Error(`expected exactly one ${type}, found ${ids.length}`);
   return { logicalId: ids[0], Properties: found[ids[0]].Properties };
 }
+
+/** A Fn::Join / Ref value as CloudFormation would resolve it with these parameter values (lists for list parameters). */
+export function resolveWith(node: any, values: Record<string, string | string[]>): any {
+  if (typeof node === 'string') return node;
+  if (node.Ref !== undefined) {
+    if (!(node.Ref in values)) return `<${node.Ref}>`;
+    return values[node.Ref];
+  }
+  if (node['Fn::Join']) {
+    const [sep, parts] = node['Fn::Join'];
+    const resolved = Array.isArray(parts) ? parts.flatMap((p: any) => resolveWith(p, values)) : resolveWith(parts, values);
+    return resolved.join(sep);
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(node)}`);
+}

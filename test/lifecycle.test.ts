@@ -5,7 +5,7 @@
  * Create -> Update (rename, teams) -> Update (teams removed) -> Delete with events built from the template's own
  * resource properties, against the Cloudcraft emulator over HTTP and local Secrets Manager.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -15,6 +15,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AWS_REFS, resolveCfn, TARGET_ACCOUNT } from './helpers';
 import { CLOUDCRAFT_AWS_ACCOUNT, CloudcraftEmulator } from './support/cloudcraft-emulator';
 import { API_KEY, EXTERNAL_ID } from './support/harness';
+import { LAMBDA_NODE, runLambda } from './support/lambda-process';
 import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
 import { LocalCloudFormation } from './support/local-cloudformation';
 import { fragmentsOf } from './support/virtual-harness';
@@ -22,10 +23,10 @@ import { CloudcraftExampleStack } from '../examples/cloudcraft-example-stack';
 
 const STACK_ID = `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/CloudcraftExampleStack/abc`;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { LAMBDA_NODE_BIN, VERSION } = require('../tools/lambda-node.js') as { LAMBDA_NODE_BIN: string; VERSION: string };
+const { VERSION } = require('../tools/lambda-node.js') as { VERSION: string };
 const ON_LINUX_X64 = process.platform === 'linux' && process.arch === 'x64';
 /** Node 24 from `npx projen lambda-node` (part of the test task) where it exists for the platform. */
-const NODE = ON_LINUX_X64 ? LAMBDA_NODE_BIN : process.execPath;
+const NODE = LAMBDA_NODE;
 
 let emulator: CloudcraftEmulator;
 let secrets: LocalSecrets;
@@ -80,23 +81,11 @@ function eventFor(logicalId: string, requestType: 'Create' | 'Update' | 'Delete'
 
 /** Runs the handler in a fresh process; the emulator answers from this process, so the call must not block. */
 async function invoke(event: any): Promise<any> {
-  const child = spawn(NODE, [path.join(__dirname, 'support', 'lambda-runner.js'), codeDir], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_PATH: path.join(__dirname, '..', 'node_modules'), // the runtime provides the AWS SDK v3
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-      AWS_ENDPOINT_URL_SSM: secrets.url,
-      AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
-    },
-  });
-  let out = '';
-  child.stdout.on('data', d => (out += d));
-  child.stderr.on('data', d => (out += d));
-  child.stdin.end(JSON.stringify({ event, remainingMs: 300_000 }));
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve));
+  const { code, output: out } = await runLambda(codeDir, event, {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_ENDPOINT_URL_SSM: secrets.url,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
+  }, 300_000);
   output.push(out);
   expect(code).toBe(0);
   const answers = responses.answersTo(new URL(event.ResponseURL).pathname);

@@ -7,12 +7,13 @@
  * Delete removes them and answers.
  * (It found that the construct never told the registrar about this account's own role: never registered.)
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { resolveWith } from './helpers';
 import { CloudcraftEmulator } from './support/cloudcraft-emulator';
 import { API_KEY, EXTERNAL_ID } from './support/harness';
+import { runLambda } from './support/lambda-process';
 import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
 import { LocalCloudFormation } from './support/local-cloudformation';
 import { createLedgerTable, LocalDynamo, startDynalite } from './support/local-dynamodb';
@@ -22,9 +23,6 @@ import { fragmentsOf } from './support/virtual-harness';
 import { CONFIG_VARIABLE } from '../lib/organization/registrar/config';
 import { ORGANIZATION_TEMPLATE_FILE } from '../tools/templates';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { LAMBDA_NODE_BIN } = require('../tools/lambda-node.js') as { LAMBDA_NODE_BIN: string };
-const NODE = process.platform === 'linux' && process.arch === 'x64' ? LAMBDA_NODE_BIN : process.execPath;
 const MANAGEMENT = '111111111111';
 const SECRET = `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:cloudcraft/api-key-AbCdEf`;
 
@@ -39,21 +37,6 @@ let codeDir: string;
 let config: string;
 let ou: string;
 const output: string[] = [];
-
-/** A Fn::Join / Ref value as CloudFormation would resolve it with these values. */
-function resolve(node: any, values: Record<string, string | string[]>): any {
-  if (typeof node === 'string') return node;
-  if (node.Ref !== undefined) {
-    if (!(node.Ref in values)) throw new Error(`no value for Ref ${node.Ref}`);
-    return values[node.Ref];
-  }
-  if (node['Fn::Join']) {
-    const [sep, parts] = node['Fn::Join'];
-    const resolved = Array.isArray(parts) ? parts.flatMap((p: any) => resolve(p, values)) : resolve(parts, values);
-    return resolved.join(sep);
-  }
-  throw new Error(`cannot resolve ${JSON.stringify(node)}`);
-}
 
 beforeAll(async () => {
   if (!fs.existsSync(ORGANIZATION_TEMPLATE_FILE)) throw new Error(`${ORGANIZATION_TEMPLATE_FILE} is missing: run "npx projen templates" (part of the build)`);
@@ -75,7 +58,7 @@ beforeAll(async () => {
   ou = orgs.addOu(orgs.rootId, 'workloads');
 
   // The configuration as CloudFormation resolves it, with the emulator's URL for Cloudcraft's.
-  const resolved = JSON.parse(resolve(fn.Properties.Environment.Variables[CONFIG_VARIABLE], {
+  const resolved = JSON.parse(resolveWith(fn.Properties.Environment.Variables[CONFIG_VARIABLE], {
     'ApiKeySecretArn': SECRET,
     [ledgerId]: 'ledger',
     'AWS::Region': 'us-east-1',
@@ -104,26 +87,14 @@ function member(name: string): string {
 
 /** Runs the bundle in a fresh process, as Lambda would; the stand-ins answer from this process. */
 async function invoke(event: unknown): Promise<void> {
-  const child = spawn(NODE, [path.join(__dirname, 'support', 'lambda-runner.js'), codeDir], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_PATH: path.join(__dirname, '..', 'node_modules'), // the runtime provides the AWS SDK v3
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-      AWS_ENDPOINT_URL_ORGANIZATIONS: orgs.url,
-      AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
-      AWS_ENDPOINT_URL_LAMBDA: lambda.url,
-      [CONFIG_VARIABLE]: config,
-    },
-  });
-  let out = '';
-  child.stdout.on('data', d => (out += d));
-  child.stderr.on('data', d => (out += d));
-  child.stdin.end(JSON.stringify({ event, remainingMs: 120_000 }));
-  const code = await new Promise<number | null>(done => child.on('close', done));
+  const { code, output: out } = await runLambda(codeDir, event, {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_ENDPOINT_URL_ORGANIZATIONS: orgs.url,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
+    AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+    [CONFIG_VARIABLE]: config,
+  }, 120_000);
   output.push(out);
   expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
 }

@@ -14,7 +14,7 @@ import { createLedgerTable, localDynamoClient, startDynalite } from './support/l
 import { LocalLambda } from './support/local-lambda';
 import { LocalOrganizations } from './support/local-organizations';
 import { VirtualClock } from './support/virtual-clock';
-import { createRegistrar, RunSummary } from '../lib/organization/registrar';
+import { createRegistrar, RegistrarDeps, RunSummary } from '../lib/organization/registrar';
 import { sdkIo } from '../lib/organization/registrar/aws';
 import { CONFIG_VARIABLE, parseConfig, RegistrarConfig } from '../lib/organization/registrar/config';
 import { HttpRequest, HttpResponse, Transport } from '../lib/runtime/http';
@@ -121,7 +121,12 @@ function answersTransport(w: World): Transport {
   };
 }
 
-async function invoke(event: unknown = { 'detail-type': 'Scheduled Event', 'source': 'aws.events' }, remainingMs = 15 * 60_000, w: World = world): Promise<RunSummary> {
+/** The StackSet's "StackInstance Status Change" event, sent now. */
+const instanceEvent = () => ({ 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} });
+
+/** The registrar as Lambda would run it, on the world's clock; `deps` replace its dependencies (faulty I/O, no config). */
+async function invoke(event: unknown = { 'detail-type': 'Scheduled Event', 'source': 'aws.events' }, remainingMs = 15 * 60_000, w: World = world,
+  deps: Partial<RegistrarDeps> = {}): Promise<RunSummary> {
   const registrar = createRegistrar({
     clock: w.clock,
     transport: w.emulator.transport(answersTransport(w)),
@@ -130,6 +135,7 @@ async function invoke(event: unknown = { 'detail-type': 'Scheduled Event', 'sour
     sink: line => w.logs.push(line),
     random: () => 0.5,
     config: w.config,
+    ...deps,
   });
   const deadline = w.clock.now() + remainingMs;
   return w.clock.run(registrar(event, { getRemainingTimeInMillis: () => deadline - w.clock.now(), functionName: 'registrar' }));
@@ -202,7 +208,7 @@ test('a new account is registered on its stack-instance event; events already co
   member('first');
   await invoke();
   const joined = member('joined');
-  const event = { 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} };
+  const event = instanceEvent();
   await world.clock.advance(1_000);
   const summary = await invoke(event);
   expect(summary.registered).toBe(3);
@@ -216,7 +222,7 @@ test('a run that started after an event but did not finish (Cloudcraft down) doe
   member('first');
   await invoke();
   const joined = member('joined');
-  const event = { 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} };
+  const event = instanceEvent();
   await world.clock.advance(1_000);
   world.emulator.inject({ method: 'GET', path: '/aws/account', status: 503, text: 'unavailable', times: 100_000 });
   expect((await invoke(undefined, 2 * 60_000)).complete).toBe(false);
@@ -465,7 +471,7 @@ test('POSTs that Cloudcraft never confirms (5xx, nothing made): after 3 the acco
   // Stack-instance events and schedules within the back-off send nothing more.
   for (let i = 0; i < 3; i++) {
     await world.clock.advance(60_000);
-    await invoke({ 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} });
+    await invoke(instanceEvent());
   }
   expect(posts()).toBe(3);
   // Cloudcraft is fixed: registered after the back-off.
@@ -492,21 +498,14 @@ describe('configuration', () => {
   });
 
   test('a deploy-time http:// apiUrl: the registrar does nothing, calls nobody, and a deployment fails with the reason', async () => {
-    const registrar = createRegistrar({
-      clock: world.clock,
-      transport: world.emulator.transport(answersTransport(world)),
-      io: world.clock.trackAll(sdkIo()),
-      readSecret: async () => API_KEY,
-      sink: line => world.logs.push(line),
-      random: () => 0.5,
-    });
     const saved = process.env[CONFIG_VARIABLE];
     process.env[CONFIG_VARIABLE] = JSON.stringify({ ...world.config, apiUrl: 'http://api.cloudcraft.co' });
     try {
-      const context = { getRemainingTimeInMillis: () => 60_000, functionName: 'registrar' };
-      const summary = await world.clock.run(registrar({ 'detail-type': 'Scheduled Event', 'source': 'aws.events' }, context));
+      // No configuration given: the registrar reads its environment, as on Lambda.
+      const summary = await invoke(undefined, 60_000, world, { config: undefined });
       expect(summary.error).toMatch(/apiUrl http:\/\/api.cloudcraft.co is not https:\/\//);
-      await world.clock.run(registrar({ RequestType: 'Create', ResponseURL: 'https://cloudformation-answers.test/answer/1', StackId: 's', RequestId: 'r', LogicalResourceId: 'Reconcile', ResourceType: 'Custom::CloudcraftOrganizationRegistrar' }, context));
+      const create = { RequestType: 'Create', ResponseURL: 'https://cloudformation-answers.test/answer/1', StackId: 's', RequestId: 'r', LogicalResourceId: 'Reconcile', ResourceType: 'Custom::CloudcraftOrganizationRegistrar' };
+      await invoke(create, 60_000, world, { config: undefined });
       expect(world.answers.at(-1).body).toMatchObject({ Status: 'FAILED', Reason: expect.stringMatching(/not https/) });
       expect(world.emulator.calls).toHaveLength(0);
     } finally {
@@ -634,7 +633,7 @@ describe('as the custom resource of its stack', () => {
     await world.clock.advance(60_000);
     const runs = [
       await invoke(),
-      await invoke({ 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} }),
+      await invoke(instanceEvent()),
       await invoke({ cdkCloudcraft: 'continue', depth: 1 }),
     ];
     expect(world.emulator.callsTo('POST')).toHaveLength(posts);
@@ -654,7 +653,7 @@ describe('as the custom resource of its stack', () => {
     // Delete would ever come to remove what they registered.
     await clearLedger();
     member('a');
-    for (const event of [undefined, { 'detail-type': 'CloudFormation StackSet StackInstance Status Change', 'source': 'aws.cloudformation', 'time': new Date(world.clock.now()).toISOString(), 'detail': {} }]) {
+    for (const event of [undefined, instanceEvent()]) {
       expect(await invoke(event)).toMatchObject({ skipped: 'not deployed yet', calls: 0 });
     }
     expect(world.emulator.accounts.size).toBe(0);
@@ -704,17 +703,7 @@ describe('as the custom resource of its stack', () => {
         return io.ledgerWrite(table, pk, data);
       },
     };
-    const registrar = createRegistrar({
-      clock: world.clock,
-      transport: world.emulator.transport(answersTransport(world)),
-      io: flaky,
-      readSecret: async () => API_KEY,
-      sink: line => world.logs.push(line),
-      random: () => 0.5,
-      config: world.config,
-    });
-    const deadline = world.clock.now() + 15 * 60_000;
-    await world.clock.run(registrar(cfnEvent('Create'), { getRemainingTimeInMillis: () => deadline - world.clock.now(), functionName: 'registrar' }));
+    await invoke(cfnEvent('Create'), undefined, world, { io: flaky });
     expect(failed).toBe(2);
     member('b');
     const later = await invoke();

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import { App } from 'aws-cdk-lib';
+import { resolveWith } from './helpers';
 import { buildMemberTemplate } from '../lib/organization/member-template';
 import { CONFIG_VARIABLE, parseConfig } from '../lib/organization/registrar/config';
 import { buildIntegrationTemplate, buildOrganizationTemplate, INTEGRATION_TEMPLATE_FILE, MEMBER_TEMPLATE_FILE, ORGANIZATION_TEMPLATE_FILE, withShortLogicalIds } from '../tools/templates';
@@ -107,21 +108,6 @@ test('short logical IDs: every kind of reference follows the rename, and a colli
   expect(short.Outputs).toEqual({ Arn: { Value: { 'Fn::GetAtt': ['Fn', 'Arn'] } } });
   expectClosedReferences(short);
 });
-
-/** A Fn::Join / Ref value as CloudFormation would resolve it with these parameter values. */
-function resolveWith(node: any, values: Record<string, string | string[]>): any {
-  if (typeof node === 'string') return node;
-  if (node.Ref !== undefined) {
-    if (!(node.Ref in values)) return `<${node.Ref}>`;
-    return values[node.Ref];
-  }
-  if (node['Fn::Join']) {
-    const [sep, parts] = node['Fn::Join'];
-    const resolved = Array.isArray(parts) ? parts.flatMap((p: any) => resolveWith(p, values)) : resolveWith(parts, values);
-    return resolved.join(sep);
-  }
-  throw new Error(`cannot resolve ${JSON.stringify(node)}`);
-}
 
 test('the Organization template: the whole management side, with the secret and the OUs as parameters', () => {
   const { template, bytes } = written(ORGANIZATION_TEMPLATE_FILE);
