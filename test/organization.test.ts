@@ -358,6 +358,59 @@ describe('the API key under an IAM policy engine: only the registrar\'s role can
   });
 });
 
+describe('who can invoke the registrar, under an IAM policy engine: only this stack\'s two EventBridge rules', () => {
+  // The function's resource policy as Lambda builds it from the template's AWS::Lambda::Permission resources.
+  const { template } = organization();
+  const t = template.toJSON();
+  const functionArn = `arn:aws:lambda:us-east-1:${MANAGEMENT}:function:Org-Registrar`;
+  const ruleArn = (id: string) => `arn:aws:events:us-east-1:${MANAGEMENT}:rule/${id}`;
+  const permissions = Object.values<any>(t.Resources).filter(r => r.Type === 'AWS::Lambda::Permission');
+  const rules = permissions.map(p => p.Properties.SourceArn['Fn::GetAtt'][0] as string);
+  const resourcePolicy = {
+    Version: '2012-10-17',
+    Statement: permissions.map((p, i) => ({
+      Sid: `rule-${i}`,
+      Effect: 'Allow',
+      Principal: { Service: p.Properties.Principal },
+      Action: p.Properties.Action,
+      Resource: functionArn,
+      Condition: { ArnLike: { 'AWS:SourceArn': ruleArn(rules[i]) } },
+    })),
+  };
+
+  async function decide(principal: string, context: Record<string, string>, identity: any[] = []) {
+    const result: any = await runSimulation({
+      request: { principal, action: 'lambda:InvokeFunction', resource: { resource: functionArn, accountId: MANAGEMENT }, contextVariables: context },
+      identityPolicies: identity,
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy,
+    } as any, {});
+    if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors).slice(0, 2000));
+    return result.overallResult;
+  }
+
+  test('the two permissions are for EventBridge, each bound to one of this stack\'s rules', () => {
+    expect(permissions.map(p => [p.Properties.Principal, p.Properties.Action])).toEqual([['events.amazonaws.com', 'lambda:InvokeFunction'], ['events.amazonaws.com', 'lambda:InvokeFunction']]);
+    expect(rules.map(id => t.Resources[id].Type)).toEqual(['AWS::Events::Rule', 'AWS::Events::Rule']);
+  });
+
+  test('control: EventBridge, for one of those rules, may invoke it', async () => {
+    for (const rule of rules) expect(await decide('events.amazonaws.com', { 'aws:SourceArn': ruleArn(rule), 'aws:SourceAccount': MANAGEMENT })).toBe('Allowed');
+  });
+
+  test('EventBridge for any other rule (of this account or another) may not', async () => {
+    expect(await decide('events.amazonaws.com', { 'aws:SourceArn': ruleArn('someone-elses-rule'), 'aws:SourceAccount': MANAGEMENT })).not.toBe('Allowed');
+    expect(await decide('events.amazonaws.com', { 'aws:SourceArn': `arn:aws:events:us-east-1:444455556666:rule/${rules[0]}`, 'aws:SourceAccount': '444455556666' })).not.toBe('Allowed');
+  });
+
+  test('a principal of another account, allowed everything in its own, may not; one of this account needs an identity policy', async () => {
+    const everything = [{ name: 'admin', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }];
+    expect(await decide('arn:aws:iam::444455556666:role/admin', {}, everything)).not.toBe('Allowed');
+    expect(await decide(`arn:aws:iam::${MANAGEMENT}:role/nobody`, {})).not.toBe('Allowed');
+  });
+});
+
 describe('validation', () => {
   test.each([
     [{ organizationalUnitIds: [] }, /organizationalUnitIds \[\] is empty/],
