@@ -123,8 +123,8 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
     const now = deps.clock.now();
     let deadlineAt = now + context.getRemainingTimeInMillis() - RESERVE_MS;
     const end = deadlineAt + RESERVE_MS - 500;
-    const isDelete = trigger.kind === 'deploy' && trigger.event.RequestType === 'Delete';
-    const until = isDelete ? (trigger as { until?: number }).until || deleteWindowEnd((trigger as { event: CfnEvent }).event, now) : Infinity;
+    // A stack Delete works within CloudFormation's window, not only the function's.
+    const until = trigger.kind === 'deploy' && trigger.event.RequestType === 'Delete' ? trigger.until || deleteWindowEnd(trigger.event, now) : Infinity;
     deadlineAt = Math.min(deadlineAt, until - RESERVE_MS);
     let config: RegistrarConfig;
     try {
