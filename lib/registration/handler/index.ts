@@ -191,16 +191,26 @@ class Run {
       return done;
     }
     const cc = await this.connect(p);
-    const ids = plan.action === 'delete' ? [plan.id] : leftoversOf(await cc.listAccounts(), p.roleArn, plan.since).map(a => a.id).filter(id => {
+    if (plan.action === 'delete') {
+      const result = await cc.remove(plan.id);
+      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: removed', { registrationId: plan.id });
+      return done;
+    }
+    await this.removeSince(p.roleArn, plan.since, 'delete: removed', id => {
       const holder = held(id);
       if (holder) this.log('info', 'delete: a possible leftover is held by a resource of the stack; kept', { registrationId: id, holder: holder.logicalId });
-      return !holder;
+      return !!holder;
     });
-    for (const id of ids) {
-      const result = await cc.remove(id);
-      this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: removed', { registrationId: id });
-    }
     return done;
+  }
+
+  /** What a failed registration may have left: removes the role's registrations created since `since`, but those `spare` keeps. */
+  private async removeSince(roleArn: string, since: number, removed: string, spare: (id: string) => boolean): Promise<void> {
+    for (const { id } of leftoversOf(await this.client!.listAccounts(), roleArn, since)) {
+      if (spare(id)) continue;
+      const result = await this.client!.remove(id);
+      this.log('info', result === 'gone' ? 'delete: already gone' : removed, { registrationId: id });
+    }
   }
 
   /**
@@ -295,20 +305,11 @@ class Run {
     } catch (err) {
       // A failed Create says pending:<time> and its rollback removes what it made. A failed Update keeps its old
       // physical ID, so nothing would ever remove what its POSTs made: it removes that itself, while it has time.
-      if (!isCreate && ambiguous !== undefined) await this.removeUnconfirmed(known, named.roleArn, since);
-      throw err;
-    }
-  }
-
-  /** After a failed Update's unclear POSTs: removes the registrations of the role that appeared since (best effort). */
-  private async removeUnconfirmed(known: Set<string>, roleArn: string, since: number): Promise<void> {
-    try {
-      for (const leftover of leftoversOf(await this.client!.listAccounts(), roleArn, since - PENDING_SKEW_MS).filter(a => !known.has(a.id))) {
-        await this.client!.remove(leftover.id);
-        this.log('warn', 'update: removed what its failed registration made', { registrationId: leftover.id });
+      if (!isCreate && ambiguous !== undefined) {
+        await this.removeSince(named.roleArn, since - PENDING_SKEW_MS, 'update: removed what its failed registration made', id => known.has(id))
+          .catch(e => this.log('warn', 'update: cannot remove what its failed registration may have made', { error: (e as Error).message }));
       }
-    } catch (err) {
-      this.log('warn', 'update: cannot remove what its failed registration may have made', { error: (err as Error).message });
+      throw err;
     }
   }
 
