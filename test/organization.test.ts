@@ -2,7 +2,6 @@
  * The Organization rollout: the management stack (registrar, ledger, StackSet, triggers, alarm) and the member
  * template it deploys (the Cloudcraft role only). The key's confinement is checked with an IAM policy engine.
  */
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { App, Duration, PhysicalName, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
-import { resolveCfn } from './helpers';
+import { resolveCfn, simulate } from './helpers';
 import { CloudcraftOrganizationExampleStack } from '../examples/cloudcraft-organization-example-stack';
 import {
   CloudcraftAccess, CloudcraftAccountFilter, CloudcraftAccountName, CloudcraftApiKey, CloudcraftOrganizationIntegration,
@@ -312,20 +311,8 @@ describe('the API key under an IAM policy engine: only the registrar\'s role can
 
   async function decide(principal: string, identity: Array<{ name: string; policy: any }>, action: string, resource: string, resourcePolicy: any,
     extra: Record<string, string> = {}) {
-    const result: any = await runSimulation({
-      request: {
-        principal,
-        action,
-        resource: { resource, accountId: MANAGEMENT },
-        contextVariables: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5', 'aws:PrincipalAccount': principal.split(':')[4], 'aws:PrincipalArn': principal, ...extra },
-      },
-      identityPolicies: identity,
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy,
-    } as any, {});
-    if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors).slice(0, 2000));
-    return result.overallResult;
+    const context = { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5', 'aws:PrincipalAccount': principal.split(':')[4], 'aws:PrincipalArn': principal, ...extra };
+    return simulate({ principal, action, resource, accountId: MANAGEMENT, context }, { identity, resource: resourcePolicy });
   }
   const viaSecretsManager = { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com', 'kms:CallerAccount': MANAGEMENT };
 
@@ -378,17 +365,8 @@ describe('who can invoke the registrar, under an IAM policy engine: only this st
     })),
   };
 
-  async function decide(principal: string, context: Record<string, string>, identity: any[] = []) {
-    const result: any = await runSimulation({
-      request: { principal, action: 'lambda:InvokeFunction', resource: { resource: functionArn, accountId: MANAGEMENT }, contextVariables: context },
-      identityPolicies: identity,
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy,
-    } as any, {});
-    if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors).slice(0, 2000));
-    return result.overallResult;
-  }
+  const decide = (principal: string, context: Record<string, string>, identity: Array<{ name: string; policy: unknown }> = []) =>
+    simulate({ principal, action: 'lambda:InvokeFunction', resource: functionArn, accountId: MANAGEMENT, context }, { identity, resource: resourcePolicy });
 
   test('the two permissions are for EventBridge, each bound to one of this stack\'s rules', () => {
     expect(permissions.map(p => [p.Properties.Principal, p.Properties.Action])).toEqual([['events.amazonaws.com', 'lambda:InvokeFunction'], ['events.amazonaws.com', 'lambda:InvokeFunction']]);

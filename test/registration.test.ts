@@ -1,11 +1,10 @@
-import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { AWS_REFS, EXTERNAL_ID, onlyResource, resolveCfn, TARGET_ACCOUNT } from './helpers';
+import { AWS_REFS, EXTERNAL_ID, onlyResource, resolveCfn, simulate, TARGET_ACCOUNT } from './helpers';
 import { CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration, CloudcraftRegistration, CloudcraftRole } from '../lib';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:cloudcraft/api-key-AbCdEf';
@@ -149,16 +148,8 @@ describe('the handler function', () => {
       .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(fnRoleId))
       .map(([name, p]) => ({ name, policy: resolveCfn(p.Properties.PolicyDocument, refs) }));
     expect(policies.length).toBeGreaterThan(0);
-    const decide = async (action: string, resource: string) => {
-      const result: any = await runSimulation({
-        request: { principal: `arn:aws:sts::${TARGET_ACCOUNT}:assumed-role/handler/fn`, action, resource: { resource, accountId: TARGET_ACCOUNT }, contextVariables: {} },
-        identityPolicies: policies,
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-      } as any, {});
-      if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
-      return result.overallResult;
-    };
+    const decide = (action: string, resource: string) =>
+      simulate({ principal: `arn:aws:sts::${TARGET_ACCOUNT}:assumed-role/handler/fn`, action, resource, accountId: TARGET_ACCOUNT }, { identity: policies });
     expect(await decide('cloudformation:ListStackResources', own)).toBe('Allowed');
     // Another stack of the account (or a stack of the same name, deleted and created again) is not readable.
     expect(await decide('cloudformation:ListStackResources', `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/Other/0f1e2d3c-aaaa-4bbb-8ccc-123456789012`)).toBe('ImplicitlyDenied');

@@ -1,8 +1,7 @@
 /**
  * The trust policy, as synthesized, evaluated by an independent IAM engine (@cloud-copilot/iam-simulate).
  */
-import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { AWS_REFS, CLOUDCRAFT_ACCOUNT, EXTERNAL_ID, onlyResource, resolveCfn, synthRole, TARGET_ACCOUNT } from './helpers';
+import { AWS_REFS, CLOUDCRAFT_ACCOUNT, EXTERNAL_ID, onlyResource, resolveCfn, simulate, synthRole, TARGET_ACCOUNT } from './helpers';
 
 const ROLE_ARN = `arn:aws:iam::${TARGET_ACCOUNT}:role/cloudcraft`;
 const CLOUDCRAFT_CALLER = `arn:aws:iam::${CLOUDCRAFT_ACCOUNT}:role/cloudcraft-reader`;
@@ -26,20 +25,8 @@ interface Attempt {
 async function decide(attempt: Attempt): Promise<string> {
   const contextVariables: Record<string, string> = { ...attempt.context };
   if (attempt.externalId !== undefined) contextVariables['sts:ExternalId'] = attempt.externalId;
-  const result: any = await runSimulation({
-    request: {
-      principal: attempt.principal,
-      action: attempt.action ?? 'sts:AssumeRole',
-      resource: { resource: ROLE_ARN, accountId: TARGET_ACCOUNT },
-      contextVariables,
-    },
-    identityPolicies: attempt.identity === false ? [] : [CALLER_STS_POLICY],
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
-    resourcePolicy: trustPolicy,
-  } as any, {});
-  if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
-  return result.overallResult;
+  return simulate({ principal: attempt.principal, action: attempt.action ?? 'sts:AssumeRole', resource: ROLE_ARN, accountId: TARGET_ACCOUNT, context: contextVariables },
+    { identity: attempt.identity === false ? [] : [CALLER_STS_POLICY], resource: trustPolicy });
 }
 
 describe('trust policy under an IAM policy engine', () => {
