@@ -1,15 +1,15 @@
 /**
  * The pacer alone (pure): a sliding-window model of Cloudcraft's limit drives it, under both documented readings
- * (20 per 10 s, 20 per minute) and with rejected requests counted or not. Each case checks the figures the
- * Organization registrar depends on: requests accepted as a share of what the limit allows, and 429s as a share of
- * requests.
+ * (20 per 10 s, 20 per minute), with rejected requests counted or not, and with another user of the same key taking
+ * part of the limit unseen. Each case checks the figures the Organization registrar depends on: requests accepted as
+ * a share of what the limit leaves, and 429s as a share of requests.
  */
-import { DOCUMENTED_LIMIT, FAST_WINDOW_MS, Pacer, SLOW_WINDOW_MS } from '../lib/runtime/pacer';
+import { DOCUMENTED_LIMIT, FAST_WINDOW_MS, MAX_RETRY_AFTER_MS, Pacer, PROBE_BASE_MS, SLOW_WINDOW_MS } from '../lib/runtime/pacer';
 
 /** A server-side limit: `limit` requests in any `windowMs`; rejected requests count when `countRejected`. */
 class Limit {
   private seen: number[] = [];
-  constructor(private readonly limit: number, private readonly windowMs: number, private readonly countRejected: boolean) {}
+  constructor(private readonly limit: number, readonly windowMs: number, private readonly countRejected: boolean) {}
   /** Returns undefined when accepted, else Retry-After in ms (when there will be room). */
   take(now: number): number | undefined {
     this.seen = this.seen.filter(t => t > now - this.windowMs);
@@ -22,13 +22,28 @@ class Limit {
   }
 }
 
+interface Foreign {
+  /** Requests per window that another user of the key sends, evenly spaced. */
+  readonly perWindow: number;
+  /** A burst of that user's that fills the window just before the first request (its first answer is a 429). */
+  readonly burstFirst?: boolean;
+}
+
 /** Sends `requests` requests as fast as the pacer allows; returns accepted, rejected and the time it took. */
-function drive(limit: Limit, requests: number, retryAfter: boolean, pacer = new Pacer(undefined, 0)) {
+function drive(limit: Limit, requests: number, retryAfter: boolean, pacer = new Pacer(undefined, 0), foreign?: Foreign) {
   let now = 0;
   let accepted = 0;
   let rejected = 0;
+  let foreignAccepted = 0;
+  const every = foreign ? limit.windowMs / foreign.perWindow : Infinity;
+  let nextForeign = foreign ? 0 : Infinity;
+  if (foreign?.burstFirst) for (let i = 0; i < DOCUMENTED_LIMIT; i++) limit.take(-1);
+  const foreignUntil = (t: number) => {
+    for (; nextForeign <= t; nextForeign += every) if (limit.take(nextForeign) === undefined) foreignAccepted++;
+  };
   while (accepted < requests) {
     now += pacer.delay(now);
+    foreignUntil(now);
     pacer.sent(now);
     const wait = limit.take(now);
     if (wait === undefined) {
@@ -40,7 +55,7 @@ function drive(limit: Limit, requests: number, retryAfter: boolean, pacer = new 
     }
     now += 50; // latency
   }
-  return { accepted, rejected, tookMs: now, pacer };
+  return { accepted, rejected, tookMs: now, pacer, foreignAccepted };
 }
 
 describe.each([
@@ -57,43 +72,75 @@ describe.each([
     expect(accepted / ceiling).toBeGreaterThanOrEqual(0.95);
     expect(rejected / (accepted + rejected)).toBeLessThanOrEqual(0.01);
   });
+
+  test('another user of the key takes a fifth of the limit, and its burst makes the first answer a 429: at least 0.9 of what is left, at most 1% rejected', () => {
+    const foreign = { perWindow: DOCUMENTED_LIMIT / 5, burstFirst: true };
+    const { accepted, rejected, tookMs } = drive(new Limit(DOCUMENTED_LIMIT, windowMs, true), 2_000, true, new Pacer(undefined, 0), foreign);
+    const left = (DOCUMENTED_LIMIT - foreign.perWindow) * (tookMs / windowMs + 1);
+    expect(accepted / left).toBeGreaterThanOrEqual(0.9);
+    expect(rejected / (accepted + rejected)).toBeLessThanOrEqual(0.01);
+  });
 });
 
-test('a 429 blocks until Retry-After, and switches to the per-minute reading', () => {
+test('a 429 blocks until Retry-After; one at the first requests (someone else\'s burst) changes no budget', () => {
   const pacer = new Pacer(undefined, 0);
   pacer.sent(0);
   pacer.rejected(0, 7_000);
   expect(pacer.delay(0)).toBe(7_000);
-  expect(pacer.strict).toBe(true);
+  expect(pacer.strict).toBe(false);
+  expect(pacer.snapshot().fastLimit).toBe(DOCUMENTED_LIMIT);
 });
 
-test('without Retry-After, a 429 blocks 60 s (the FAQ)', () => {
+test('without Retry-After, a 429 blocks 60 s (the FAQ); a Retry-After of a day is honoured for 60 s only', () => {
   const pacer = new Pacer(undefined, 0);
   pacer.rejected(1_000, undefined);
   expect(pacer.delay(1_000)).toBe(60_000);
+  const day = new Pacer(undefined, 0);
+  day.rejected(1_000, 86_400_000);
+  expect(day.delay(1_000)).toBe(MAX_RETRY_AFTER_MS);
 });
 
-test('429s while strict decrease the per-minute budget; clean minutes increase it again, then the documented limit is probed', () => {
-  const pacer = new Pacer(undefined, 0, { increaseEveryMs: 60_000, relaxAfterMs: 600_000 });
-  pacer.rejected(0, 1_000);
-  pacer.rejected(1_000, 1_000);
-  expect(pacer.snapshot().slowLimit).toBe(14);
-  let now = 1_000;
-  for (let i = 0; i < 6; i++) {
-    now += 60_000;
-    pacer.accepted(now);
+test('a 429 after 20 accepted within a minute means the per-minute reading: a 60 s window at 20', () => {
+  const pacer = new Pacer(undefined, 0);
+  for (let i = 0; i < 20; i++) {
+    pacer.sent(i * 100);
+    pacer.accepted(i * 100 + 50);
   }
+  pacer.sent(10_300);
+  pacer.rejected(10_350, 50_000);
   expect(pacer.snapshot().slowLimit).toBe(DOCUMENTED_LIMIT);
-  pacer.accepted(now + 600_000);
-  expect(pacer.strict).toBe(false);
 });
 
-test('its state survives a round trip through JSON (the registrar keeps it in its ledger)', () => {
+test('a spurious per-minute reading (the limit is 20 per 10 s) is left within minutes once no 429 comes: the first probe refutes it', () => {
+  const limit = new Limit(DOCUMENTED_LIMIT, FAST_WINDOW_MS, true);
+  const pacer = new Pacer(undefined, 0);
+  // 20 accepted, then a 429 caused by a call of the key made elsewhere: it looks like the per-minute reading.
+  for (let i = 0; i < 20; i++) {
+    pacer.sent(i * 100);
+    limit.take(i * 100);
+    pacer.accepted(i * 100 + 50);
+  }
+  pacer.sent(2_100);
+  pacer.rejected(2_150, 8_000);
+  expect(pacer.strict).toBe(true);
+  let now = 2_200;
+  while (pacer.strict && now < 30 * 60_000) {
+    now += pacer.delay(now);
+    pacer.sent(now);
+    if (limit.take(now) === undefined) pacer.accepted(now + 50);
+    else pacer.rejected(now + 50, 1_000);
+    now += 50;
+  }
+  expect(pacer.strict).toBe(false);
+  expect(now).toBeLessThanOrEqual(PROBE_BASE_MS + 2 * SLOW_WINDOW_MS);
+});
+
+test('its state survives a round trip through JSON (the registrar keeps it in its ledger); a foreign object is ignored', () => {
   const first = new Pacer(undefined, 0);
   first.sent(0);
   first.rejected(10, 30_000);
   const second = new Pacer(JSON.parse(JSON.stringify(first.snapshot())), 20);
-  expect(second.strict).toBe(true);
+  expect(second.snapshot()).toEqual(first.snapshot());
   expect(second.delay(20)).toBe(29_990);
-  expect(new Pacer({ nonsense: true } as never, 0).strict).toBe(false);
+  expect(new Pacer({ nonsense: true } as never, 0).snapshot().fastLimit).toBe(DOCUMENTED_LIMIT);
 });

@@ -5,7 +5,7 @@
  */
 import { Clock, timeoutSignal } from './clock';
 import { Transport, TransportError } from './http';
-import { Pacer } from './pacer';
+import { Pacing } from './pacing';
 import {
   CallOutcome, CloudcraftAccount, explainFailure, isAmbiguous, isSuccess, MIN_CALL_MS, Operation, parseRetryAfter,
   retryDecision,
@@ -32,7 +32,7 @@ export interface CloudcraftClientOptions {
   readonly keySource: string;
   readonly clock: Clock;
   readonly transport: Transport;
-  readonly pacer: Pacer;
+  readonly pacing: Pacing;
   readonly log: Log;
   readonly random: () => number;
   /** No request is started later than MIN_CALL_MS before this time. */
@@ -41,6 +41,13 @@ export interface CloudcraftClientOptions {
   readonly signal?: AbortSignal;
   /** Longest single call. @default 15 s */
   readonly callTimeoutMs?: number;
+  /** Attempts of one call at the most (a call is also bounded by the deadline). @default - until the deadline */
+  readonly maxAttempts?: number;
+  /**
+   * Runs right before each request is sent, once pacing allows it (the registrar checks that it still holds its
+   * lease). What it throws stops the call, and the request is not sent.
+   */
+  readonly beforeSend?: (operation: Operation) => Promise<void>;
 }
 
 /** Context for reasons about a role. */
@@ -55,6 +62,8 @@ export interface CallOptions extends RoleContext {
   readonly accept?: number[];
   /** Stop at the first answer that may have been acted on (a POST): the caller settles it. */
   readonly stopWhenAmbiguous?: boolean;
+  /** Runs right before each attempt is sent (after pacing and `beforeSend`): a write-ahead record of a POST. */
+  readonly onSend?: () => Promise<void>;
 }
 
 export type RegisterResult =
@@ -84,17 +93,19 @@ export class CloudcraftClient {
   }
 
   /** One paced request. Never throws for HTTP or network failures: they are outcomes. */
-  async attempt(operation: Operation, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<CallOutcome> {
-    const { clock, pacer } = this.options;
-    const wait = pacer.delay(clock.now());
-    if (wait > 0) {
+  async attempt(operation: Operation, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, onSend?: () => Promise<void>): Promise<CallOutcome> {
+    const { clock, pacing } = this.options;
+    for (;;) {
+      const wait = await pacing.take(clock.now());
+      if (wait === 0) break;
       if (wait + MIN_CALL_MS > this.remaining()) throw this.stopped(operation);
       await this.sleep(wait);
     }
     const remaining = this.remaining();
     if (remaining < MIN_CALL_MS) throw this.stopped(operation);
+    await this.options.beforeSend?.(operation);
+    await onSend?.();
     this.calls++;
-    pacer.sent(clock.now());
     const timeout = timeoutSignal(clock, Math.min(this.options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, remaining - 1_000), this.options.signal);
     let outcome: CallOutcome;
     try {
@@ -123,12 +134,9 @@ export class CloudcraftClient {
       timeout.cancel();
     }
     const now = clock.now();
-    if (outcome.kind === 'response' && outcome.status === 429) {
-      this.rejected++;
-      pacer.rejected(now, parseRetryAfter(outcome.retryAfter, now));
-    } else {
-      pacer.accepted(now);
-    }
+    const limited = outcome.kind === 'response' && outcome.status === 429;
+    if (limited) this.rejected++;
+    await pacing.answered(now, limited, limited ? parseRetryAfter((outcome as { retryAfter?: string | null }).retryAfter, now) : undefined);
     return outcome;
   }
 
@@ -137,7 +145,7 @@ export class CloudcraftClient {
     const { clock, log } = this.options;
     const started = clock.now();
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(operation, method, path, options.body);
+      const outcome = await this.attempt(operation, method, path, options.body, options.onSend);
       const ok = isSuccess(outcome, operation) || (outcome.kind === 'response' && (options.accept ?? []).includes(outcome.status));
       const status = outcome.kind === 'response' ? outcome.status : undefined;
       log(ok ? 'info' : 'warn', 'cloudcraft call', {
@@ -161,9 +169,12 @@ export class CloudcraftClient {
         elapsedMs: clock.now() - started,
         remainingMs: this.remaining(),
         random: this.options.random(),
-        pacerWaitMs: this.options.pacer.delay(clock.now()),
+        pacerWaitMs: this.options.pacing.delay(clock.now()),
+        maxAttempts: this.options.maxAttempts,
       });
-      if (!decision.retry) throw new CloudcraftError(this.lastProblem, { outcome });
+      if (!decision.retry) {
+        throw new CloudcraftError(decision.outOfTime ? this.stoppedReason(operation) : this.lastProblem, { outcome, deadline: decision.outOfTime });
+      }
       log('info', 'retrying', { operation, why: decision.why, delayMs: decision.delayMs });
       await this.sleep(decision.delayMs);
     }
@@ -182,9 +193,9 @@ export class CloudcraftClient {
    * POSTs a registration. Retries what certainly did not register (429, 400 while IAM propagates); stops at the
    * first answer that may have registered, so the caller can look before posting again.
    */
-  async register(body: Record<string, unknown>, context: RoleContext): Promise<RegisterResult> {
+  async register(body: Record<string, unknown>, context: RoleContext, onSend?: () => Promise<void>): Promise<RegisterResult> {
     try {
-      const outcome = await this.call('register', 'POST', '/aws/account', { body, stopWhenAmbiguous: true, ...context });
+      const outcome = await this.call('register', 'POST', '/aws/account', { body, stopWhenAmbiguous: true, onSend, ...context });
       const account = outcome.kind === 'response' ? outcome.body as CloudcraftAccount : undefined;
       if (!account || typeof account.id !== 'string' || account.id === '') {
         return { kind: 'ambiguous', reason: 'Cloudcraft answered the registration without an account id.' };

@@ -3,30 +3,42 @@
  *
  * Cloudcraft documents two limits for a key (cloudcraft-api.md): 20 requests per 10 s (API reference, with 429 and
  * Retry-After) and 20 requests per minute (FAQ: "wait 60 s after a 429"). Whether rejected requests count is not
- * said. The pacer handles both readings:
+ * said, and other users of the same key take their share unseen. The pacer handles every reading:
  * - it starts at the documented limit, 20 requests in any 10 s (sliding window, with a small margin for latency);
- * - a 429 blocks every request until Retry-After has passed (60 s without the header), and when it came while the
- *   10 s window had room, the stricter reading holds: it adds the 20-per-60 s window (every request sent counts,
- *   accepted or not, so the window is right whether or not Cloudcraft counts rejected ones);
- * - a 429 while already strict is another limit, or another writer of the same key: multiplicative decrease of the
- *   60 s budget (x 0.7);
- * - additive increase: +1 to the 60 s budget for every `increaseEveryMs` without a 429, and after `relaxAfterMs`
- *   at the full budget without a 429 the 60 s window is dropped again (a probe of the documented limit).
- * Its state is a plain object, so a long-running writer (the Organization registrar) keeps what it learned
- * between runs.
+ * - a 429 blocks every request until Retry-After has passed, honoured up to `MAX_RETRY_AFTER_MS` (60 s without the
+ *   header, the FAQ's figure): a Retry-After of a day must not stop a run, or the stack's Delete, for a day;
+ * - a 429 that comes after a few requests of its own says how many fitted: the 10 s budget becomes what fitted
+ *   (others of the key take the rest); one after 19 or 20 accepted within a minute, or a second one soon after, means
+ *   the per-minute reading holds: a 60 s window is added at what fitted. A 429 at one of its first requests is
+ *   someone else's burst: it only blocks;
+ * - more than 20 requests accepted within a minute refute the per-minute reading: the 60 s window goes at once;
+ * - probes: after `probeMs` without a 429 a budget grows (+1 per 10 s, a quarter per 60 s, past 20 there, so that the
+ *   per-minute reading can be refuted). A probe that meets a 429 doubles `probeMs` (up to an hour), one that does not
+ *   halves it again: once 429s stop, the faster reading is back within minutes, and 429s stay a small share.
+ * Its state is a plain object, so writers of one key share it (the Organization registrar keeps it in its ledger).
  */
 export interface PacerState {
   /** Requests per 10 s. */
   readonly fastLimit: number;
-  /** Requests per 60 s, when the stricter reading holds; undefined while it does not. */
+  /** Requests per 60 s, while the per-minute reading holds; undefined while it does not. */
   readonly slowLimit?: number;
   /** No request before this time (Retry-After). */
   readonly blockedUntil: number;
-  /** When the last 429 came (or the strict budget last grew). */
+  /** When the last 429 came, or a budget last grew. */
   readonly lastChange: number;
-  /** Send times within the last minute. */
+  /** Time without a 429 before a budget grows. */
+  readonly probeMs: number;
+  /** Whether the last change was a probe (a budget grown): a 429 now means the probe failed. */
+  readonly probing: boolean;
+  /** When the last informative 429 came (two close together mean the per-minute reading). */
+  readonly lastRejectedAt?: number;
+  /** When the per-minute reading was last refuted (more than 20 accepted within a minute). */
+  readonly refutedAt?: number;
+  /** Send times within the last minute, accepted or not. */
   readonly sent: number[];
-  /** 429s seen by this pacer, in total. */
+  /** Times of accepted answers within the last minute. */
+  readonly accepted: number[];
+  /** 429s seen by this state, in total. */
   readonly rejected: number;
 }
 
@@ -35,35 +47,40 @@ export const SLOW_WINDOW_MS = 60_000;
 export const DOCUMENTED_LIMIT = 20;
 /** Added to each window, so that requests spaced exactly at the limit are not rejected because of latency. */
 export const WINDOW_MARGIN_MS = 250;
-export const DEFAULT_RETRY_AFTER_MS = 60_000;
-
-export interface PacerOptions {
-  readonly increaseEveryMs?: number;
-  readonly relaxAfterMs?: number;
-}
+/** Without Retry-After, and the most of one that is honoured (Cloudcraft's FAQ: "wait 60 s after a 429"). */
+export const MAX_RETRY_AFTER_MS = 60_000;
+export const PROBE_BASE_MS = 4 * 60_000;
+export const PROBE_MAX_MS = 60 * 60_000;
+/** How far past the documented 20 the per-minute budget is probed, to refute that reading. */
+const SLOW_PROBE_CEILING = 25;
+/** A 429 within this many of the pacer's own requests in the 10 s window is someone else's burst. */
+const INFORMATIVE_REQUESTS = 3;
+/** How long a refutation of the per-minute reading holds. */
+const REFUTATION_MS = 60 * 60_000;
 
 export function initialPacerState(now: number): PacerState {
-  return { fastLimit: DOCUMENTED_LIMIT, blockedUntil: 0, lastChange: now, sent: [], rejected: 0 };
+  return {
+    fastLimit: DOCUMENTED_LIMIT, blockedUntil: 0, lastChange: now, probeMs: PROBE_BASE_MS, probing: false, sent: [], accepted: [], rejected: 0,
+  };
+}
+
+/** Retry-After as honoured: at most MAX_RETRY_AFTER_MS, and that much when it is absent. */
+export function honouredRetryAfter(retryAfterMs: number | undefined): number {
+  return Math.min(retryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
 }
 
 export class Pacer {
   private state: PacerState;
-  private readonly increaseEveryMs: number;
-  private readonly relaxAfterMs: number;
 
-  constructor(state: PacerState | undefined, now: number, options: PacerOptions = {}) {
-    this.state = isPacerState(state)
-      ? { ...state, sent: state.sent.filter(t => t > now - SLOW_WINDOW_MS - WINDOW_MARGIN_MS) }
-      : initialPacerState(now);
-    this.increaseEveryMs = options.increaseEveryMs ?? 5 * 60_000;
-    this.relaxAfterMs = options.relaxAfterMs ?? 60 * 60_000;
+  constructor(state: PacerState | undefined, now: number) {
+    this.state = isPacerState(state) ? prune(state, now) : initialPacerState(now);
   }
 
   snapshot(): PacerState {
-    return { ...this.state, sent: [...this.state.sent] };
+    return { ...this.state, sent: [...this.state.sent], accepted: [...this.state.accepted] };
   }
 
-  /** Whether the stricter (per-minute) reading is in force. */
+  /** Whether the per-minute reading is in force. */
   get strict(): boolean {
     return this.state.slowLimit !== undefined;
   }
@@ -74,47 +91,75 @@ export class Pacer {
     const windows: Array<[number, number]> = [[FAST_WINDOW_MS, this.state.fastLimit]];
     if (this.state.slowLimit !== undefined) windows.push([SLOW_WINDOW_MS, this.state.slowLimit]);
     for (const [ms, limit] of windows) {
-      const span = ms + WINDOW_MARGIN_MS;
-      const inWindow = this.state.sent.filter(t => t > now - span);
-      if (inWindow.length >= limit) wait = Math.max(wait, inWindow[inWindow.length - limit] + span - now);
+      const inWindow = within(this.state.sent, now, ms + WINDOW_MARGIN_MS);
+      if (inWindow.length >= limit) wait = Math.max(wait, inWindow[inWindow.length - limit] + ms + WINDOW_MARGIN_MS - now);
     }
     return wait;
   }
 
   /** Records a request sent at `now`. */
   sent(now: number): void {
-    this.state = { ...this.state, sent: [...this.state.sent.filter(t => t > now - SLOW_WINDOW_MS - WINDOW_MARGIN_MS), now] };
+    const s = prune(this.state, now);
+    this.state = { ...s, sent: [...s.sent, now] };
   }
 
   /** Records an answer that was not a 429. */
   accepted(now: number): void {
-    const s = this.state;
-    if (s.slowLimit === undefined || now - s.lastChange < this.increaseEveryMs) return;
-    if (s.slowLimit < DOCUMENTED_LIMIT) {
-      this.state = { ...s, slowLimit: s.slowLimit + 1, lastChange: now };
-    } else if (now - s.lastChange >= this.relaxAfterMs) {
-      this.state = { ...s, slowLimit: undefined, lastChange: now };
+    let s = prune(this.state, now);
+    s = { ...s, accepted: [...s.accepted, now] };
+    if (s.accepted.length > DOCUMENTED_LIMIT) s = { ...s, slowLimit: undefined, refutedAt: now };
+    if (now - s.lastChange >= s.probeMs && (s.slowLimit !== undefined || s.fastLimit < DOCUMENTED_LIMIT)) {
+      // A probe that met no 429 makes the next one come sooner.
+      const probeMs = s.probing ? Math.max(PROBE_BASE_MS, s.probeMs / 2) : s.probeMs;
+      s = s.slowLimit !== undefined
+        ? { ...s, slowLimit: Math.min(SLOW_PROBE_CEILING, s.slowLimit + Math.max(1, Math.ceil(s.slowLimit / 4))) }
+        : { ...s, fastLimit: s.fastLimit + 1 };
+      s = { ...s, probeMs, probing: true, lastChange: now };
     }
+    this.state = s;
   }
 
   /** Records a 429 answered at `now`, with Retry-After in milliseconds when it had one. */
   rejected(now: number, retryAfterMs: number | undefined): void {
-    const s = this.state;
-    // The pacer never exceeds the 10 s window, so a 429 outside strict mode means the per-minute reading holds;
-    // one in strict mode means less room still (another limit, or another writer of the same key).
-    const slowLimit = s.slowLimit === undefined ? DOCUMENTED_LIMIT : Math.max(1, Math.floor(s.slowLimit * 0.7));
-    this.state = {
+    let s = prune(this.state, now);
+    const ours = within(s.sent, now, FAST_WINDOW_MS + WINDOW_MARGIN_MS).length;
+    const acceptedInMinute = s.accepted.length;
+    s = {
       ...s,
-      slowLimit,
-      blockedUntil: Math.max(s.blockedUntil, now + (retryAfterMs ?? DEFAULT_RETRY_AFTER_MS)),
+      blockedUntil: Math.max(s.blockedUntil, now + honouredRetryAfter(retryAfterMs)),
+      probeMs: s.probing ? Math.min(PROBE_MAX_MS, s.probeMs * 2) : s.probeMs,
+      probing: false,
       lastChange: now,
       rejected: s.rejected + 1,
     };
+    if (ours >= INFORMATIVE_REQUESTS || acceptedInMinute >= INFORMATIVE_REQUESTS) {
+      const refuted = s.refutedAt !== undefined && now - s.refutedAt < REFUTATION_MS;
+      const again = s.lastRejectedAt !== undefined && now - s.lastRejectedAt < 2 * SLOW_WINDOW_MS;
+      if (!refuted && (acceptedInMinute >= DOCUMENTED_LIMIT - 1 || again || s.slowLimit !== undefined)) {
+        // The per-minute reading explains it: the 60 s window, at what fitted.
+        s = { ...s, slowLimit: Math.max(1, Math.min(s.slowLimit ?? SLOW_PROBE_CEILING, acceptedInMinute)) };
+      } else if (ours >= INFORMATIVE_REQUESTS) {
+        // The 10 s window: what fitted of it (others of the key take the rest).
+        s = { ...s, fastLimit: Math.min(s.fastLimit, Math.max(2, ours - 1)) };
+      }
+      s = { ...s, lastRejectedAt: now };
+    }
+    this.state = s;
   }
+}
+
+function within(times: number[], now: number, ms: number): number[] {
+  return times.filter(t => t > now - ms);
+}
+
+function prune(s: PacerState, now: number): PacerState {
+  const span = SLOW_WINDOW_MS + WINDOW_MARGIN_MS;
+  return { ...s, sent: within(s.sent, now, span), accepted: within(s.accepted, now, SLOW_WINDOW_MS) };
 }
 
 function isPacerState(value: unknown): value is PacerState {
   const v = value as PacerState | undefined;
   return !!v && typeof v.fastLimit === 'number' && typeof v.blockedUntil === 'number' && typeof v.lastChange === 'number'
-    && Array.isArray(v.sent) && (v.slowLimit === undefined || typeof v.slowLimit === 'number');
+    && typeof v.probeMs === 'number' && Array.isArray(v.sent) && Array.isArray(v.accepted)
+    && (v.slowLimit === undefined || typeof v.slowLimit === 'number');
 }

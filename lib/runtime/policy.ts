@@ -2,6 +2,7 @@
  * What to do with one Cloudcraft answer, as pure functions: whether and when to retry, and what to tell a person
  * when it fails. Shared by the custom-resource handler and the Organization registrar. No I/O, no clock.
  */
+import { MAX_RETRY_AFTER_MS } from './pacer';
 
 /** A Cloudcraft AWS-account object (unknown fields are ignored; the id is an opaque string). */
 export interface CloudcraftAccount {
@@ -32,6 +33,8 @@ export interface RetryContext {
   readonly random: number;
   /** After a 429: how long the pacer holds the next request back. */
   readonly pacerWaitMs?: number;
+  /** Attempts of this call at the most. @default - no bound but the deadline */
+  readonly maxAttempts?: number;
 }
 
 export const BACKOFF_BASE_MS = 1_000;
@@ -43,7 +46,8 @@ export const MIN_CALL_MS = 2_000;
 
 export type RetryDecision =
   | { readonly retry: true; readonly delayMs: number; readonly why: string }
-  | { readonly retry: false };
+  /** `outOfTime`: a retry was due, but the deadline leaves no room for it. */
+  | { readonly retry: false; readonly outOfTime?: boolean };
 
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
@@ -85,6 +89,7 @@ export function isAmbiguous(outcome: CallOutcome): boolean {
 }
 
 export function retryDecision(outcome: CallOutcome, ctx: RetryContext): RetryDecision {
+  if (ctx.maxAttempts !== undefined && ctx.attempt >= ctx.maxAttempts) return { retry: false };
   let delayMs: number;
   let why: string;
   if (outcome.kind === 'network') {
@@ -108,7 +113,7 @@ export function retryDecision(outcome: CallOutcome, ctx: RetryContext): RetryDec
   } else {
     return { retry: false };
   }
-  if (delayMs + MIN_CALL_MS > ctx.remainingMs) return { retry: false };
+  if (delayMs + MIN_CALL_MS > ctx.remainingMs) return { retry: false, outOfTime: true };
   return { retry: true, delayMs, why };
 }
 
@@ -172,7 +177,7 @@ export function explainFailure(outcome: CallOutcome, ctx: ExplainContext): strin
     case outcome.status === 404:
       return `Cloudcraft found nothing to act on while ${doing} (404${said}).`;
     case outcome.status === 429:
-      return `Cloudcraft kept rate-limiting the API key (429${said})${tries} until the deadline while ${doing}. Retry later; other users of the same key share its limit.`;
+      return `Cloudcraft kept rate-limiting the API key (429${said}${retryAfterText(outcome.retryAfter)})${tries} while ${doing}. Retry later; other users of the same key share its limit.`;
     case outcome.status >= 500 || outcome.status === 408:
       return `Cloudcraft failed with ${outcome.status}${said}${tries} while ${doing}. This is on Cloudcraft's side: retry later.`;
     case outcome.status >= 200 && outcome.status < 300:
@@ -180,6 +185,16 @@ export function explainFailure(outcome: CallOutcome, ctx: ExplainContext): strin
     default:
       return `Cloudcraft answered ${outcome.status}${said} while ${doing}.`;
   }
+}
+
+/** Retry-After as Cloudcraft sent it, and what is honoured of it. */
+function retryAfterText(value: string | null | undefined): string {
+  if (value == null || value.trim() === '') return '';
+  // Seconds only: an HTTP date would need the clock, and the message is only words.
+  const ms = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) * 1000 : undefined;
+  return ms !== undefined && ms > MAX_RETRY_AFTER_MS
+    ? `, Retry-After ${truncate(value.trim(), 40)}: honoured up to ${MAX_RETRY_AFTER_MS / 1000} s`
+    : `, Retry-After ${truncate(value.trim(), 40)}`;
 }
 
 export function truncate(text: string, max: number): string {

@@ -22,6 +22,7 @@ import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft
 import { fetchTransport, Transport } from '../../runtime/http';
 import { makeLog } from '../../runtime/log';
 import { Pacer } from '../../runtime/pacer';
+import { localPacing } from '../../runtime/pacing';
 import { CloudcraftAccount, truncate } from '../../runtime/policy';
 import { Redactor } from '../../runtime/redact';
 import { ANSWER_BUDGET_MS, answer, answerBody, CfnEvent, CfnResult } from '../../runtime/respond';
@@ -354,7 +355,7 @@ class Run {
       keySource: describeKeySource(props.apiKey),
       clock,
       transport: this.deps.transport,
-      pacer: new Pacer(undefined, clock.now()),
+      pacing: localPacing(new Pacer(undefined, clock.now())),
       log: this.log,
       random: this.deps.random,
       deadlineAt: this.deadlineAt,
