@@ -76,6 +76,25 @@ export function resolveWith(node: any, values: Record<string, string | string[]>
   throw new Error(`cannot resolve ${JSON.stringify(node)}`);
 }
 
+/**
+ * Resolves a whole property value (objects and arrays too) as CloudFormation would: Ref and Fn::GetAtt from `values`
+ * (a placeholder `<name>` for those not given), Fn::Join.
+ */
+export function resolveDeep(node: any, values: Record<string, string | string[]>): any {
+  if (Array.isArray(node)) return node.map(n => resolveDeep(n, values));
+  if (!node || typeof node !== 'object') return node;
+  if (node.Ref !== undefined) return values[node.Ref] ?? `<${node.Ref}>`;
+  if (node['Fn::GetAtt'] !== undefined) {
+    const name = [node['Fn::GetAtt']].flat().join('.');
+    return values[name] ?? `<${name}>`;
+  }
+  if (node['Fn::Join']) {
+    const [sep, parts] = node['Fn::Join'];
+    return [resolveDeep(parts, values)].flat().join(sep);
+  }
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolveDeep(v, values)]));
+}
+
 export interface SimulatedRequest {
   readonly principal: string;
   readonly action: string;

@@ -9,8 +9,8 @@ const NOW = Date.UTC(2026, 10, 24, 12);
 const HOUR = 3_600_000;
 const EXT = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
 const role = (account: string) => `arn:aws:iam::${account}:role/cloudcraft`;
-const want = (account: string, name = `acct-${account}`, teams: string[] | null = null): DesiredAccount =>
-  ({ accountId: account, roleArn: role(account), name, readAccess: teams, writeAccess: null });
+const want = (account: string, name = `acct-${account}`, teams?: string[]): DesiredAccount =>
+  ({ accountId: account, roleArn: role(account), name, ...(teams ? { readAccess: teams } : {}) });
 const reg = (id: string, account: string, extra: Partial<CloudcraftAccount> = {}): CloudcraftAccount =>
   ({ id, name: `acct-${account}`, roleArn: role(account), externalId: EXT, readAccess: null, writeAccess: null, createdAt: new Date(NOW - 48 * HOUR).toISOString(), ...extra });
 const owned = (account: string, cloudcraftId: string, extra: Partial<LedgerEntry> = {}): LedgerEntry =>
@@ -36,9 +36,12 @@ function run(input: Partial<PlanInput>): Action[] {
       if (r.roleArn === e.roleArn && t >= e.postedAt - 5 * 60_000 && t <= last + 20 * 60_000) mine.add(r.id);
     }
   }
-  const foreign = new Set(full.actual.filter(r => r.externalId && full.externalId && r.externalId !== full.externalId).map(r => r.id));
+  // Another user's: made with another external ID, and not by the registrar itself under its key's earlier user (the
+  // ledger recorded that external ID when it registered it).
+  const ownUnderEarlierUser = new Set(full.ledger.filter(e => e.cloudcraftId && e.externalId).map(e => `${e.cloudcraftId}/${e.externalId}`));
+  const foreign = new Set(full.actual.filter(r => r.externalId && full.externalId && r.externalId !== full.externalId && !ownUnderEarlierUser.has(`${r.id}/${r.externalId}`)).map(r => r.id));
   for (const a of actions) {
-    const target = a.kind === 'update' || a.kind === 'deregister' || a.kind === 'remove-extra' || a.kind === 'claim' ? a.cloudcraftId
+    const target = a.kind === 'update' || a.kind === 'deregister' || a.kind === 'remove-extra' || a.kind === 'claim' || a.kind === 'confirm' || a.kind === 'retire' ? a.cloudcraftId
       : a.kind === 'adopt' ? a.existing.id : undefined;
     if (target === undefined) continue;
     expect(foreign).not.toContain(target);
@@ -68,14 +71,14 @@ test('a name changed by hand in Cloudcraft is set back; unmanaged team access is
 test('managed team access that drifted is corrected; [] unshares', () => {
   expect(drift(reg('a', '1', { readAccess: ['team/x'] }), want('1', 'acct-1', []))).toEqual(['readAccess']);
   expect(registrationBody(want('1', 'n', []))).toEqual({ name: 'n', roleArn: role('1'), readAccess: [] });
-  expect(registrationBody(want('1', 'n', null))).toEqual({ name: 'n', roleArn: role('1') });
+  expect(registrationBody(want('1', 'n'))).toEqual({ name: 'n', roleArn: role('1') });
 });
 
 test('team access not managed: a PUT sends the registration\'s own lists back (kept under both readings of PUT)', () => {
   const shared = reg('a', '1', { readAccess: ['team/x'], writeAccess: [] });
-  expect(registrationBody(want('1', 'renamed', null), undefined, shared)).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/x'], writeAccess: [] });
+  expect(registrationBody(want('1', 'renamed'), undefined, shared)).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/x'], writeAccess: [] });
   // Not shared (null): nothing to send back. Managed: the desired lists win.
-  expect(registrationBody(want('1', 'renamed', null), undefined, reg('a', '1'))).toEqual({ name: 'renamed', roleArn: role('1') });
+  expect(registrationBody(want('1', 'renamed'), undefined, reg('a', '1'))).toEqual({ name: 'renamed', roleArn: role('1') });
   // Read access managed (the desired list wins), write access not (its own list is sent back).
   expect(registrationBody(want('1', 'renamed', ['team/y']), undefined, shared)).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/y'], writeAccess: [] });
 });
@@ -84,8 +87,25 @@ test('a registration pointed at another role is drift', () => {
   expect(drift(reg('a', '1', { roleArn: role('2') }), want('1'))).toEqual(['roleArn']);
 });
 
-test('a registration deleted by hand is registered again', () => {
-  expect(kinds(run({ desired: [want('111111111111')], ledger: [owned('111111111111', 'gone')] }))).toEqual(['register:111111111111']);
+test('an owned registration the list leaves out is asked for by its ID first; registered again only once confirmed gone', () => {
+  const input = { desired: [want('111111111111'), want('222222222222')], actual: [reg('b', '222222222222')], ledger: [owned('111111111111', 'gone'), owned('222222222222', 'b')] };
+  expect(run(input)).toEqual([expect.objectContaining({ kind: 'confirm', cloudcraftId: 'gone' })]);
+  expect(kinds(run({ ...input, confirmedGone: new Set(['gone']) }))).toEqual(['register:111111111111']);
+});
+
+test('an empty list with every account owned: one confirmation each, no POST and no removal planned on the absence', () => {
+  const accounts = Array.from({ length: 11 }, (_, i) => String(100000000000 + i));
+  const actions = run({ desired: accounts.map(a => want(a)), ledger: accounts.map(a => owned(a, `id-${a}`)) });
+  expect(new Set(actions.map(a => a.kind))).toEqual(new Set(['confirm']));
+  expect(actions).toHaveLength(11);
+});
+
+test('registered under another user\'s external ID (the key\'s user changed, the roles trust the new one): retired and registered anew', () => {
+  const other = '99999999-2222-4333-8444-555555555555';
+  const actions = run({ desired: [want('111111111111')], actual: [reg('a', '111111111111', { externalId: other })], ledger: [owned('111111111111', 'a', { externalId: other })] });
+  expect(kinds(actions)).toEqual(['retire:111111111111', 'register:111111111111']);
+  // Recorded under the key's user: nothing to do, whatever the list shows of it.
+  expect(run({ desired: [want('111111111111')], actual: [reg('a', '111111111111')], ledger: [owned('111111111111', 'a', { externalId: EXT })] })).toEqual([]);
 });
 
 test('an existing registration of the role by the same user is adopted (and corrected), not duplicated', () => {
@@ -103,6 +123,7 @@ test('registrations of other roles, other accounts and other tools are never tou
     desired: [want('111111111111')],
     actual: [reg('other-role', '111111111111', { roleArn: 'arn:aws:iam::111111111111:role/by-hand' }), reg('stranger', '333333333333')],
     ledger: [owned('111111111111', 'a')],
+    confirmedGone: new Set(['a']),
   });
   expect(kinds(actions)).toEqual(['register:111111111111']);
 });
@@ -228,8 +249,14 @@ describe('accounts that are no longer desired', () => {
     expect(run({ ledger: [{ ...entry, goneSince: NOW - 25 * HOUR }], actual: [shown] })).toEqual([expect.objectContaining({ kind: 'deregister', cloudcraftId: 'late' })]);
   });
 
-  test('whose registration is already gone are forgotten without a call', () => {
-    expect(kinds(run({ ledger: [owned('111111111111', 'gone', { goneSince: NOW - 25 * HOUR })] }))).toEqual(['forget:111111111111']);
+  test('are deregistered by their ID whether or not the list shows them (a DELETE of one already gone answers 404)', () => {
+    expect(run({ ledger: [owned('111111111111', 'gone', { goneSince: NOW - 25 * HOUR })] })).toEqual([expect.objectContaining({ kind: 'deregister', cloudcraftId: 'gone' })]);
+    expect(kinds(run({ ledger: [owned('111111111111', 'gone')] }))).toEqual(['mark-gone:111111111111']);
+  });
+
+  test('nothing at all while the desired set is incomplete (a target could not be read)', () => {
+    const ledger = [owned('111111111111', 'a', { goneSince: NOW - 25 * HOUR }), owned('222222222222', 'b')];
+    expect(run({ actual: [reg('a', '111111111111'), reg('b', '222222222222')], ledger, complete: false })).toEqual([]);
   });
 });
 
@@ -252,5 +279,6 @@ test('removing everything deregisters what the ledger owns and nothing else', ()
     [owned('111111111111', 'a'), owned('222222222222', 'gone'), { accountId: '333333333333', roleArn: role('333333333333'), state: 'posting', postedAt: NOW - HOUR }],
     [reg('a', '111111111111'), reg('stranger', '444444444444'), reg('p', '333333333333', { createdAt: new Date(NOW - HOUR + 5_000).toISOString() })],
   );
-  expect(kinds(actions).sort()).toEqual(['deregister:111111111111', 'deregister:333333333333', 'forget:222222222222']);
+  // The one the list leaves out too: by its ID (a list that left it out must not orphan it).
+  expect(kinds(actions).sort()).toEqual(['deregister:111111111111', 'deregister:222222222222', 'deregister:333333333333']);
 });

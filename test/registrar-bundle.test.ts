@@ -2,15 +2,15 @@
  * The registrar as Lambda runs it: the inline code of the Organization template (the minified bundle, which the other
  * registrar tests do not run: they run the TypeScript source on virtual time), in a fresh Node.js 24 process with
  * the AWS SDK and the wall clock, its configuration resolved from the template as CloudFormation would, against the
- * local stand-ins (Organizations, CloudFormation, DynamoDB by dynalite, Lambda, Secrets Manager) and the Cloudcraft
- * emulator over HTTP: a run before the deployment registers nothing, the Create registers the accounts, the stack's
- * Delete removes them and answers.
+ * local stand-ins (Organizations, CloudFormation, DynamoDB by dynalite: its conditional writes carry the lease, Lambda,
+ * Secrets Manager) and the Cloudcraft emulator over HTTP: a run before the deployment registers nothing, the Create
+ * registers the accounts, the stack's Delete removes them and answers.
  * (It found that the construct never told the registrar about this account's own role: never registered.)
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { resolveWith } from './helpers';
+import { resolveDeep } from './helpers';
 import { CloudcraftEmulator } from './support/cloudcraft-emulator';
 import { API_KEY, EXTERNAL_ID } from './support/harness';
 import { runLambda } from './support/lambda-process';
@@ -20,7 +20,7 @@ import { createLedgerTable, LocalDynamo, startDynalite } from './support/local-d
 import { LocalLambda } from './support/local-lambda';
 import { LocalOrganizations } from './support/local-organizations';
 import { fragmentsOf } from './support/virtual-harness';
-import { CONFIG_VARIABLE } from '../lib/organization/registrar/config';
+import { ENVIRONMENT_VARIABLE, REGISTRAR_TYPE } from '../lib/organization/registrar/contract';
 import { ORGANIZATION_TEMPLATE_FILE } from '../tools/templates';
 
 const MANAGEMENT = '111111111111';
@@ -34,8 +34,10 @@ let cfn: LocalCloudFormation;
 let lambda: LocalLambda;
 let dynamo: LocalDynamo;
 let codeDir: string;
-let config: string;
+let environment: string;
+let properties: Record<string, unknown>;
 let ou: string;
+const STACK_ID = `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`;
 const output: string[] = [];
 
 beforeAll(async () => {
@@ -57,19 +59,26 @@ beforeAll(async () => {
   await createLedgerTable(dynamo.url, 'ledger');
   ou = orgs.addOu(orgs.rootId, 'workloads');
 
-  // The configuration as CloudFormation resolves it, with the emulator's URL for Cloudcraft's.
-  const resolved = JSON.parse(resolveWith(fn.Properties.Environment.Variables[CONFIG_VARIABLE], {
+  // The environment and the registrar resource's properties as CloudFormation resolves them, with the emulator's URL
+  // for Cloudcraft's.
+  const values = {
     'ApiKeySecretArn': SECRET,
     [ledgerId]: 'ledger',
     'AWS::Region': 'us-east-1',
     'AWS::Partition': 'aws',
     'AWS::AccountId': MANAGEMENT,
+    'AWS::StackId': STACK_ID,
     'OrganizationalUnitIds': [ou],
-  }));
+  };
+  const resolved = JSON.parse(resolveDeep(fn.Properties.Environment.Variables[ENVIRONMENT_VARIABLE], values));
+  const registrar = Object.values<any>(template.Resources).find(r => r.Type === REGISTRAR_TYPE);
+  // The external ID the IAM parameters resource reads with the key (the emulator's user's).
+  const externalIdOf = [registrar.Properties.ExternalId['Fn::GetAtt']].flat().join('.');
+  properties = resolveDeep(registrar.Properties, { ...values, [externalIdOf]: EXTERNAL_ID });
   // The management account's own role, which the template creates (StackSets never deploy there).
   emulator.addRole(`arn:aws:iam::${MANAGEMENT}:role/cloudcraft`, { externalId: EXTERNAL_ID });
   expect(resolved.apiUrl).toBe('https://api.cloudcraft.co');
-  config = JSON.stringify({ ...resolved, apiUrl: emulator.url });
+  environment = JSON.stringify({ ...resolved, apiUrl: emulator.url });
 });
 
 afterAll(async () => {
@@ -93,7 +102,7 @@ async function invoke(event: unknown): Promise<void> {
     AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
     AWS_ENDPOINT_URL_LAMBDA: lambda.url,
-    [CONFIG_VARIABLE]: config,
+    [ENVIRONMENT_VARIABLE]: environment,
   }, 120_000);
   output.push(out);
   expect({ code, out: code === 0 ? '' : out }).toEqual({ code: 0, out: '' });
@@ -102,18 +111,19 @@ async function invoke(event: unknown): Promise<void> {
 const cfnEvent = (RequestType: 'Create' | 'Delete') => ({
   RequestType,
   ResponseURL: `${responses.url}/answer/${RequestType}`,
-  StackId: `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`,
+  StackId: STACK_ID,
   RequestId: `req-${RequestType}`,
   LogicalResourceId: 'Reconcile',
   ResourceType: 'Custom::CloudcraftOrganizationRegistrar',
   ...(RequestType === 'Delete' ? { PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration' } : {}),
-  ResourceProperties: { ServiceToken: 'arn:aws:lambda:us-east-1:111111111111:function:registrar', ExternalId: EXTERNAL_ID },
+  ResourceProperties: properties,
 });
 
 test('before the deployment, a run registers nothing; the Create registers the accounts; the Delete removes them and answers', async () => {
   const accounts = [member('prod'), member('dev')];
   await invoke({ 'detail-type': 'Scheduled Event', 'source': 'aws.events', 'detail': {} });
   expect(emulator.accounts.size).toBe(0);
+  expect(output.join('')).toMatch(/"level":"warn","msg":"no deployment recorded"/);
   await invoke(cfnEvent('Create'));
   expect(responses.answersTo('/answer/Create')).toEqual([expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'cloudcraft-registrar:cloudcraft-integration' })]);
   const registered = [...emulator.accounts.values()];
@@ -122,7 +132,7 @@ test('before the deployment, a run registers nothing; the Create registers the a
     ['management', `arn:aws:iam::${MANAGEMENT}:role/cloudcraft`],
     ['prod', `arn:aws:iam::${accounts[0]}:role/cloudcraft`],
   ]);
-  const summary = output.join('').split('\n').map(line => { try { return JSON.parse(line); } catch { return {}; } }).find(l => l.msg === 'run summary');
+  const summary = output.join('').split('\n').map(line => { try { return JSON.parse(line); } catch { return {}; } }).filter(l => l.msg === 'run summary').at(-1);
   expect(summary).toMatchObject({ desired: 3, registered: 3, complete: true });
 
   await invoke(cfnEvent('Delete'));

@@ -1,6 +1,6 @@
 /**
- * The registrar's AWS I/O, thin: Organizations (read-only), StackSet stack instances, the DynamoDB ledger, and the
- * asynchronous invocation that continues a run. Each client is loaded on first use, with require() so the Lambda
+ * The registrar's AWS I/O, thin: Organizations (read-only), StackSet stack instances, the DynamoDB ledger (items
+ * with a version, for compare-and-swap), and the asynchronous invocation that continues a run. Each client is loaded on first use, with require() so the Lambda
  * runtime's SDK v3 is found through NODE_PATH; every client honours AWS_ENDPOINT_URL_*, which tests point at local
  * stand-ins. Tests may replace the whole object.
  */
@@ -17,16 +17,31 @@ export interface StackInstance {
   readonly region: string;
   readonly status?: string;
   readonly detailedStatus?: string;
+  /** Why the instance is in its state (StatusReason), as StackSets says it. */
+  readonly statusReason?: string;
+}
+
+/** An item of the ledger table, with its version (for compare-and-swap). */
+export interface StoredItem {
+  readonly pk: string;
+  readonly data: unknown;
+  readonly version: number;
 }
 
 export interface AwsIo {
-  managementAccountId(): Promise<string | undefined>;
   accountsOf(parentId: string): Promise<OrgAccount[]>;
   ousOf(parentId: string): Promise<string[]>;
   describeAccount(accountId: string): Promise<OrgAccount | undefined>;
   stackInstances(stackSetName: string, callAs: 'SELF' | 'DELEGATED_ADMIN', region: string): Promise<StackInstance[]>;
-  ledgerRead(table: string): Promise<Array<{ pk: string; data: unknown }>>;
-  ledgerWrite(table: string, pk: string, data: unknown): Promise<void>;
+  /** Every item of the ledger table (strongly consistent). */
+  ledgerScan(table: string): Promise<StoredItem[]>;
+  /** One item (strongly consistent); undefined when there is none. */
+  ledgerGet(table: string, pk: string): Promise<StoredItem | undefined>;
+  /**
+   * Writes an item. With `expected`, only while its version is still that one (0: no item, or one without a
+   * version), and then as version `expected + 1`: false when someone else wrote first.
+   */
+  ledgerPut(table: string, pk: string, data: unknown, expected?: number): Promise<boolean>;
   ledgerDelete(table: string, pk: string): Promise<void>;
   invokeAsync(functionName: string, payload: unknown): Promise<void>;
 }
@@ -48,13 +63,24 @@ export function sdkIo(): AwsIo {
     organizations ??= new sdk.OrganizationsClient({ maxAttempts: 8 });
     return { sdk, client: organizations };
   };
+  const ddb = () => {
+    const sdk = require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
+    dynamodb ??= new sdk.DynamoDBClient({ maxAttempts: 8 });
+    return { sdk, client: dynamodb };
+  };
+  type Item = Record<string, import('@aws-sdk/client-dynamodb').AttributeValue>;
+  const toStored = (item: Item | undefined): StoredItem | undefined => {
+    const pk = item?.pk?.S;
+    const data = item?.data?.S;
+    if (!pk || data === undefined) return undefined;
+    try {
+      return { pk, data: JSON.parse(data), version: Number(item?.v?.N ?? 0) || 0 };
+    } catch {
+      // An item written by hand or by another tool: not the registrar's.
+      return undefined;
+    }
+  };
   return {
-    async managementAccountId() {
-      const { sdk, client } = orgs();
-      const out = await client.send(new sdk.DescribeOrganizationCommand({}));
-      return out.Organization?.MasterAccountId;
-    },
-
     async accountsOf(parentId) {
       const { sdk, client } = orgs();
       const accounts: OrgAccount[] = [];
@@ -91,42 +117,59 @@ export function sdkIo(): AwsIo {
       const input = { StackSetName: stackSetName, CallAs: callAs, StackInstanceRegion: region };
       for await (const page of sdk.paginateListStackInstances({ client: cloudformation }, input)) {
         for (const s of page.Summaries ?? []) {
-          instances.push({ account: s.Account ?? '', region: s.Region ?? '', status: s.Status, detailedStatus: s.StackInstanceStatus?.DetailedStatus });
+          instances.push({
+            account: s.Account ?? '',
+            region: s.Region ?? '',
+            status: s.Status,
+            detailedStatus: s.StackInstanceStatus?.DetailedStatus,
+            statusReason: s.StatusReason,
+          });
         }
       }
       return instances;
     },
 
-    async ledgerRead(table) {
-      const sdk = require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
-      dynamodb ??= new sdk.DynamoDBClient({ maxAttempts: 8 });
-      const items: Array<{ pk: string; data: unknown }> = [];
-      for await (const page of sdk.paginateScan({ client: dynamodb }, { TableName: table, ConsistentRead: true })) {
+    async ledgerScan(table) {
+      const { sdk, client } = ddb();
+      const items: StoredItem[] = [];
+      for await (const page of sdk.paginateScan({ client }, { TableName: table, ConsistentRead: true })) {
         for (const item of page.Items ?? []) {
-          const pk = item.pk?.S;
-          const data = item.data?.S;
-          if (pk && data) {
-            try {
-              items.push({ pk, data: JSON.parse(data) });
-            } catch {
-            // An item written by hand or by another tool: not the registrar's.
-            }
-          }
+          const stored = toStored(item);
+          if (stored) items.push(stored);
         }
       }
       return items;
     },
 
-    async ledgerWrite(table, pk, data) {
-      const sdk = require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
-      dynamodb ??= new sdk.DynamoDBClient({ maxAttempts: 8 });
-      await dynamodb.send(new sdk.PutItemCommand({ TableName: table, Item: { pk: { S: pk }, data: { S: JSON.stringify(data) } } }));
+    async ledgerGet(table, pk) {
+      const { sdk, client } = ddb();
+      const out = await client.send(new sdk.GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }));
+      return toStored(out.Item);
+    },
+
+    async ledgerPut(table, pk, data, expected) {
+      const { sdk, client } = ddb();
+      const version = expected === undefined ? 0 : expected + 1;
+      try {
+        await client.send(new sdk.PutItemCommand({
+          TableName: table,
+          Item: { pk: { S: pk }, data: { S: JSON.stringify(data) }, v: { N: String(version) } },
+          // Version 0 is an item that is not there (or was written without a version).
+          ...(expected === undefined ? {} : {
+            ConditionExpression: expected === 0 ? 'attribute_not_exists(v) OR v = :expected' : 'v = :expected',
+            ExpressionAttributeValues: { ':expected': { N: String(expected) } },
+          }),
+        }));
+        return true;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+        throw err;
+      }
     },
 
     async ledgerDelete(table, pk) {
-      const sdk = require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
-      dynamodb ??= new sdk.DynamoDBClient({ maxAttempts: 8 });
-      await dynamodb.send(new sdk.DeleteItemCommand({ TableName: table, Key: { pk: { S: pk } } }));
+      const { sdk, client } = ddb();
+      await client.send(new sdk.DeleteItemCommand({ TableName: table, Key: { pk: { S: pk } } }));
     },
 
     async invokeAsync(functionName, payload) {

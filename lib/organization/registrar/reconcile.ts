@@ -6,6 +6,11 @@
  *
  * Ownership: the registrar touches only registrations its ledger names (made by it, or adopted: a registration of
  * the very role it would register, made by the same Cloudcraft user). Every other registration is left alone.
+ *
+ * Absence from one answer is not evidence: an owned registration missing from Cloudcraft's list is confirmed gone by
+ * a direct request for its ID (a PUT of what it should be: 404 means gone) before it is registered again, and one
+ * that exists after all proves the list wrong (the run stops). Deregistering sends DELETE whatever the list shows
+ * (404 is done). A run whose desired set is incomplete (a read failed) deregisters nothing.
  */
 import { CloudcraftAccount } from '../../runtime/policy';
 
@@ -14,9 +19,9 @@ export interface DesiredAccount {
   readonly accountId: string;
   readonly roleArn: string;
   readonly name: string;
-  /** `team/<id>` entries; null when team access is not managed. */
-  readonly readAccess: string[] | null;
-  readonly writeAccess: string[] | null;
+  /** `team/<id>` entries; undefined when team access is not managed (`[]`: shared with no team). */
+  readonly readAccess?: string[];
+  readonly writeAccess?: string[];
 }
 
 /** The ledger's record of one account. */
@@ -42,6 +47,14 @@ export interface LedgerEntry {
   /** No new POST for this account before this time (after refusals). */
   readonly retryAt?: number;
   readonly lastError?: string;
+  /** The external ID of the key's user when it was registered: another one now means the key's user changed. */
+  readonly externalId?: string;
+  /**
+   * The registration's team lists when the registrar last wrote this entry: sent back by a PUT that confirms a
+   * registration missing from the list, when team access is not managed (a PUT may clear the lists it leaves out).
+   */
+  readonly readAccess?: string[] | null;
+  readonly writeAccess?: string[] | null;
 }
 
 export interface PlanInput {
@@ -58,9 +71,15 @@ export interface PlanInput {
   readonly settleMs: number;
   /** Ignore refusal back-off (a deployment asked for this run). */
   readonly force?: boolean;
+  /** Owned registrations confirmed gone by a direct request in this run (their absence from the list is evidence now). */
+  readonly confirmedGone?: ReadonlySet<string>;
+  /** Whether the desired set is known whole: false when a read failed, and then nothing is deregistered. @default true */
+  readonly complete?: boolean;
 }
 
 export type Action =
+  /** An owned registration missing from the list: asked for by its ID (PUT of what it should be; 404: gone). */
+  | { readonly kind: 'confirm'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly entry: LedgerEntry }
   /** Record a registration found for a POST that was not confirmed. */
   | { readonly kind: 'claim'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly postedAt?: number; readonly lastPostAt?: number }
   /** Take over an existing registration of the role (made by the key's user, outside the registrar). */
@@ -69,6 +88,11 @@ export type Action =
   /** Stop posting for an account whose POSTs Cloudcraft never confirmed (5xx, no answer): a refusal, backed off. */
   | { readonly kind: 'give-up'; readonly account: DesiredAccount; readonly previous: LedgerEntry; readonly why: string }
   | { readonly kind: 'update'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly changes: string[] }
+  /**
+   * An owned registration made under another Cloudcraft user's external ID (the key's user changed): removed, as the
+   * roles no longer trust it; the account is registered again under the key's user.
+   */
+  | { readonly kind: 'retire'; readonly accountId: string; readonly cloudcraftId: string; readonly why: string }
   /** A second registration of an owned role made by the registrar's own POSTs: removed. */
   | { readonly kind: 'remove-extra'; readonly accountId: string; readonly cloudcraftId: string }
   | { readonly kind: 'mark-gone'; readonly accountId: string }
@@ -92,14 +116,19 @@ export const POST_LATE_MS = 15 * 60_000;
 /** Unconfirmed POSTs in a row after which an account is treated as refused (backed off, reported failed). */
 export const MAX_UNCONFIRMED_POSTS = 3;
 
-/** Order of execution: bookkeeping first, then what a user waits for (new accounts), then clean-up. */
+/**
+ * Order of execution: confirmations first (what they find may change the plan), bookkeeping, then what a user waits
+ * for (new accounts), then clean-up.
+ */
 const ORDER: Record<Action['kind'], number> = {
+  'confirm': -1,
   'claim': 0,
   'forget': 0,
   'mark-gone': 0,
   'unmark-gone': 0,
   'wait': 0,
   'adopt': 1,
+  'retire': 1,
   'register': 2,
   'give-up': 2,
   'update': 3,
@@ -118,17 +147,18 @@ export function drift(account: CloudcraftAccount, desired: DesiredAccount): stri
   if (account.name !== desired.name) changes.push('name');
   // Re-pointed by hand: the account's own role would stay unregistered while this one counts as registered.
   if (account.roleArn !== desired.roleArn) changes.push('roleArn');
-  if (desired.readAccess !== null && !sameTeams(account.readAccess, desired.readAccess)) changes.push('readAccess');
-  if (desired.writeAccess !== null && !sameTeams(account.writeAccess, desired.writeAccess)) changes.push('writeAccess');
+  if (desired.readAccess !== undefined && !sameTeams(account.readAccess, desired.readAccess)) changes.push('readAccess');
+  if (desired.writeAccess !== undefined && !sameTeams(account.writeAccess, desired.writeAccess)) changes.push('writeAccess');
   return changes;
 }
 
 /**
  * The body of a POST or PUT: team access when it is managed (null is never sent; [] unshares). Not managed, a PUT
- * sends the registration's own lists back (`current`, as last listed): whether a PUT keeps or clears a list it
- * leaves out is not documented, and sharing set up in Cloudcraft must survive a rename either way.
+ * sends the registration's own lists back (`current`, as last listed, or as the ledger last wrote them): whether a
+ * PUT keeps or clears a list it leaves out is not documented, and sharing set up in Cloudcraft must survive a rename
+ * either way.
  */
-export function registrationBody(desired: DesiredAccount, region?: string, current?: CloudcraftAccount): Record<string, unknown> {
+export function registrationBody(desired: DesiredAccount, region?: string, current?: Pick<CloudcraftAccount, 'readAccess' | 'writeAccess'>): Record<string, unknown> {
   const read = desired.readAccess ?? current?.readAccess;
   const write = desired.writeAccess ?? current?.writeAccess;
   return {
@@ -172,6 +202,7 @@ export function plan(input: PlanInput): Action[] {
   }
   const byId = new Map(input.actual.map(a => [a.id, a]));
   const ids = new Set(byId.keys());
+  const gone = input.confirmedGone ?? new Set<string>();
   const ledger = new Map(input.ledger.map(e => [e.accountId, e]));
   const desired = new Map(input.desired.map(d => [d.accountId, d]));
   // A registration the key's user could have made (its external ID is theirs, or not shown).
@@ -179,6 +210,20 @@ export function plan(input: PlanInput): Action[] {
 
   for (const account of input.desired) {
     const entry = ledger.get(account.accountId);
+    // An owned registration the list leaves out: asked for by its ID before anything is done about its absence.
+    if (entry?.state === 'registered' && entry.cloudcraftId && !ids.has(entry.cloudcraftId) && !gone.has(entry.cloudcraftId)) {
+      actions.push({ kind: 'confirm', account, cloudcraftId: entry.cloudcraftId, entry });
+      continue;
+    }
+    // Registered under another user's external ID (the key's user changed, and the roles trust the new one): the
+    // role no longer trusts it. Known from the ledger's own record, not from what the list says.
+    const keyChanged = entry?.state === 'registered' && entry.cloudcraftId && ids.has(entry.cloudcraftId) && input.externalId
+      && entry.externalId !== undefined && entry.externalId !== input.externalId;
+    if (keyChanged) {
+      actions.push({ kind: 'retire', accountId: account.accountId, cloudcraftId: entry.cloudcraftId!, why: 'registered under another Cloudcraft user\'s external ID: the API key now belongs to another user' });
+      actions.push({ kind: 'register', account });
+      continue;
+    }
     // A ledger entry for another role (the role name or path changed): its registration is the old role's.
     const own = entry && entry.roleArn === account.roleArn ? entry : undefined;
     if (entry && !own) {
@@ -213,7 +258,7 @@ export function plan(input: PlanInput): Action[] {
         continue;
       }
       if (own.postedAt !== undefined && input.now - Math.max(own.postedAt, own.lastPostAt ?? 0) < input.settleMs) {
-        actions.push({ kind: 'wait', accountId: account.accountId, why: 'an earlier registration request may still show up' });
+        actions.push({ kind: 'wait', accountId: account.accountId, why: SETTLING });
         continue;
       }
       if (registrations.length === 0) {
@@ -226,7 +271,7 @@ export function plan(input: PlanInput): Action[] {
       // Only another user's registrations of the role: the conflict below.
     }
 
-    // Nothing owned in Cloudcraft for this account (never registered, refused, or deleted by hand).
+    // Nothing owned in Cloudcraft for this account (never registered, refused, or confirmed deleted by hand).
     if (registrations.length > 0) {
       const usable = registrations.find(sameUser);
       if (!usable) {
@@ -250,25 +295,24 @@ export function plan(input: PlanInput): Action[] {
     actions.push({ kind: 'register', account, previous: own });
   }
 
-  // Owned accounts that are no longer desired.
-  for (const entry of input.ledger) {
+  // Owned accounts that are no longer desired: nothing at all when the desired set is not known whole.
+  for (const entry of input.complete === false ? [] : input.ledger) {
     if (desired.has(entry.accountId)) continue;
-    const present = entry.cloudcraftId !== undefined && ids.has(entry.cloudcraftId);
-    // A refused entry that keeps the window of an earlier unconfirmed POST is treated as that POST's (afterRefusal).
-    if ((entry.state === 'failed' && entry.postedAt === undefined) || (!present && entry.state === 'registered')) {
-      actions.push({ kind: 'forget', accountId: entry.accountId, why: entry.state === 'failed' ? 'never registered, no longer desired' : 'its registration is already gone from Cloudcraft' });
+    if (entry.state === 'failed' && entry.postedAt === undefined) {
+      // A refused entry that keeps the window of an earlier unconfirmed POST is treated as that POST's (afterRefusal).
+      actions.push({ kind: 'forget', accountId: entry.accountId, why: 'never registered, no longer desired' });
       continue;
     }
+    const registrations = byRole.get(entry.roleArn) ?? [];
+    const made = madeByPosts(registrations, entry).filter(sameUser).map(r => r.id);
     if (entry.state !== 'registered') {
-      const registrations = byRole.get(entry.roleArn) ?? [];
-      const mine = madeByPosts(registrations, entry).filter(sameUser);
       const lastPost = Math.max(entry.postedAt ?? 0, entry.lastPostAt ?? 0);
-      if (mine.length === 0 && lastPost > 0 && input.now - lastPost <= POST_LATE_MS + CLOCK_SKEW_MS) {
+      if (made.length === 0 && lastPost > 0 && input.now - lastPost <= POST_LATE_MS + CLOCK_SKEW_MS) {
         // Not a reason to hold the run (the account is not wanted): a later run removes what shows up.
         actions.push({ kind: 'wait', accountId: entry.accountId, why: 'no longer desired; its last registration request may still complete' });
         continue;
       }
-      if (mine.length === 0) {
+      if (made.length === 0) {
         actions.push({ kind: 'forget', accountId: entry.accountId, why: 'its unconfirmed registration never showed up' });
         continue;
       }
@@ -285,13 +329,15 @@ export function plan(input: PlanInput): Action[] {
       actions.push({ kind: 'wait', accountId: entry.accountId, why: `no longer desired since ${new Date(entry.goneSince).toISOString()}; deregistered after the grace period` });
       continue;
     }
-    const registrations = byRole.get(entry.roleArn) ?? [];
-    const made = madeByPosts(registrations, entry).filter(sameUser).map(r => r.id);
+    // Its own registration by its ID, whether or not the list shows it (a DELETE of one that is gone answers 404).
     const targets = entry.state !== 'registered' ? made : [entry.cloudcraftId!, ...made.filter(id => id !== entry.cloudcraftId)];
     for (const id of targets) actions.push({ kind: 'deregister', accountId: entry.accountId, cloudcraftId: id });
   }
   return actions.sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
 }
+
+/** Why a run waits and looks again: an unconfirmed POST of its own may still show up in the list. */
+export const SETTLING = 'an earlier registration request may still show up';
 
 /**
  * The ledger entry after a refusal: back off 5 minutes, doubling, up to 6 hours. The window of an earlier POST that
@@ -306,15 +352,15 @@ export function afterRefusal(entry: LedgerEntry | undefined, account: DesiredAcc
   return { accountId: account.accountId, roleArn: account.roleArn, state: 'failed', failures, retryAt: now + backoffMs, lastError: reason, ...window };
 }
 
-/** Every registration the ledger owns, for a deletion of the whole integration. */
+/** Every registration the ledger owns, for a deletion of the whole integration (DELETE by ID; 404 is done). */
 export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[], externalId?: string, now?: number): Action[] {
-  const ids = new Set(actual.map(a => a.id));
   const sameUser = (r: CloudcraftAccount) => !externalId || !r.externalId || r.externalId === externalId;
   const actions: Action[] = [];
   for (const entry of ledger) {
     const registrations = actual.filter(a => a.roleArn === entry.roleArn).sort(oldestFirst);
     const targets = new Set<string>();
-    if (entry.cloudcraftId && ids.has(entry.cloudcraftId) && entry.state === 'registered') targets.add(entry.cloudcraftId);
+    // Its own registration by its ID, whether or not the list shows it: a list that left it out must not orphan it.
+    if (entry.cloudcraftId && entry.state === 'registered') targets.add(entry.cloudcraftId);
     for (const r of madeByPosts(registrations, entry).filter(sameUser)) targets.add(r.id);
     const lastPost = Math.max(entry.postedAt ?? 0, entry.lastPostAt ?? 0);
     if (targets.size === 0 && entry.state !== 'registered' && now !== undefined && lastPost > 0 && now - lastPost <= POST_LATE_MS + CLOCK_SKEW_MS) {

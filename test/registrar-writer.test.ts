@@ -1,0 +1,215 @@
+/**
+ * One writer without reserved concurrency, and bounded work (test/support/registrar-world.ts, virtual time).
+ * Invocations run at once as Lambda runs them when nothing is reserved: the lease in the ledger lets one talk to
+ * Cloudcraft; CloudFormation's Create and Update are answered within seconds while a run is in progress; the stack's
+ * Delete starts at once and the run in progress stops at its next request; an outage, a Retry-After of a day, and
+ * continuations are bounded.
+ */
+import {
+  API_KEY, cfnEvent, expectConverged, EXTERNAL_ID, HOUR, invoke, launch, MANAGEMENT, member, OTHER_EXTERNAL_ID, roleOf, useWorld, world,
+} from './support/registrar-world';
+import { MAX_CONTINUATIONS } from '../lib/organization/registrar';
+import { Ledger } from '../lib/organization/registrar/ledger';
+
+useWorld();
+
+const logLines = () => world.logs.map(l => JSON.parse(l));
+const entries = async () => [...(await new Ledger(world.aws.io(), world.config.ledgerTable).read()).entries.values()];
+
+test('an Update while a run is in progress is answered within seconds; the run asked for goes after it, with the new settings', async () => {
+  world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+  const accounts = Array.from({ length: 60 }, (_, i) => member(`a${i}`));
+  const renamed = accounts[0];
+  let sentAt = 0;
+  const [run, update] = await world.clock.run(Promise.all([
+    launch(),
+    (async () => {
+      await world.clock.sleep(30_000);
+      sentAt = world.clock.now();
+      world.config = { ...world.config, naming: { pattern: '{name}', names: { [renamed]: 'renamed by the deployment' } } };
+      return launch(cfnEvent('Update'));
+    })(),
+  ]));
+  const answer = world.answers.find(a => a.body.RequestId === 'req-Update');
+  expect(answer.body).toMatchObject({ Status: 'SUCCESS' });
+  expect(answer.at - sentAt).toBeLessThan(10_000);
+  expect(update.skipped).toMatch(/another invocation holds the lease/);
+  // The run in progress finished its work, and asked for one more run (the new settings) when it let go.
+  expect(run.skipped).toBeUndefined();
+  expect(world.aws.invocations).toEqual([{ functionName: 'registrar', payload: { cdkCloudcraft: 'continue', depth: 0, force: true } }]);
+  await invoke(world.aws.invocations[0].payload);
+  expectConverged([...accounts, MANAGEMENT]);
+  expect(world.emulator.registrationsOf(roleOf(renamed))[0].name).toBe('renamed by the deployment');
+});
+
+test('two runs at once (a schedule and a stack-instance event): one talks to Cloudcraft, the other ends at once and is run after', async () => {
+  const accounts = Array.from({ length: 5 }, (_, i) => member(`a${i}`));
+  const [first, second] = await world.clock.run(Promise.all([launch(), launch()]));
+  const ran = [first, second].filter(s => !s.skipped);
+  expect(ran).toHaveLength(1);
+  expect([first, second].filter(s => s.skipped)).toEqual([expect.objectContaining({ calls: 0, skipped: expect.stringMatching(/holds the lease/) })]);
+  expect(world.aws.invocations).toEqual([{ functionName: 'registrar', payload: { cdkCloudcraft: 'continue', depth: 0, force: false } }]);
+  expect(world.emulator.callsTo('POST')).toHaveLength(6);
+  expectConverged([...accounts, MANAGEMENT]);
+});
+
+test('the stack\'s Delete while a run registers: the run stops at its next request, the Delete removes everything, nothing is orphaned', async () => {
+  world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+  Array.from({ length: 60 }, (_, i) => member(`a${i}`));
+  let sentAt = 0;
+  const [run] = await world.clock.run(Promise.all([
+    launch(),
+    (async () => {
+      await world.clock.sleep(45_000);
+      sentAt = world.clock.now();
+      return launch(cfnEvent('Delete'));
+    })(),
+  ]));
+  expect(run).toMatchObject({ stop: 'deleted' });
+  const answer = world.answers.find(a => a.body.RequestId === 'req-Delete');
+  expect(answer.body).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringMatching(/^Removed \d+ registrations from Cloudcraft\.$/) });
+  expect(world.emulator.accounts.size).toBe(0);
+  // It started at once: its first request to Cloudcraft went out within the lease's lifetime (2 minutes), not after
+  // the run's 15 minutes.
+  const firstDelete = world.emulator.callsTo('DELETE')[0];
+  expect(firstDelete.at - sentAt).toBeLessThan(3 * 60_000);
+  // Nothing registers afterwards.
+  await world.clock.advance(HOUR);
+  await invoke();
+  expect(world.emulator.accounts.size).toBe(0);
+});
+
+test('a holder that died (its lease not let go) delays the next run by the lease\'s lifetime at most', async () => {
+  member('a');
+  const ledger = new Ledger(world.aws.io(), world.config.ledgerTable);
+  await world.clock.run(ledger.updateLease(record => ({ next: { ...record, owner: 'crashed', expiresAt: world.clock.now() + 2 * 60_000 }, result: undefined })));
+  expect((await invoke()).skipped).toMatch(/holds the lease/);
+  await world.clock.advance(2 * 60_000 + 1);
+  expect(await invoke()).toMatchObject({ registered: 2, complete: true });
+});
+
+test('a CloudFormation event of another stack is refused: answered FAILED, nothing done', async () => {
+  member('a');
+  await invoke();
+  const before = world.emulator.calls.length;
+  const forged = { ...cfnEvent('Delete'), StackId: 'arn:aws:cloudformation:us-east-1:111111111111:stack/other/2' };
+  const summary = await invoke(forged);
+  expect(summary.error).toMatch(/belongs to the stack .*org\/1, not to .*other\/2/);
+  expect(world.answers.at(-1).body).toMatchObject({ Status: 'FAILED' });
+  expect(world.emulator.calls).toHaveLength(before);
+  expect(world.emulator.accounts.size).toBe(2);
+  expect(logLines().some(l => l.level === 'error' && l.msg === 'event of another stack refused')).toBe(true);
+});
+
+describe('bounded work', () => {
+  test('Cloudcraft down: a run makes a few calls, stops within minutes, and does not continue itself (no progress)', async () => {
+    member('a');
+    world.emulator.inject({ status: 503, text: 'unavailable', times: 100_000 });
+    const started = world.clock.now();
+    const summary = await invoke();
+    expect(summary).toMatchObject({ stop: 'unavailable', complete: false, progress: 0 });
+    expect(world.emulator.calls.length).toBeLessThanOrEqual(4);
+    expect(world.clock.now() - started).toBeLessThan(2 * 60_000);
+    expect(world.aws.invocations).toEqual([]);
+    expect(logLines().some(l => l.msg?.startsWith('not continued: this run made no progress'))).toBe(true);
+  });
+
+  test(`continuations stop at ${MAX_CONTINUATIONS}: an unfinished run that made progress continues below it, not at it`, async () => {
+    world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+    Array.from({ length: 100 }, (_, i) => member(`a${i}`));
+    const below = await invoke({ cdkCloudcraft: 'continue', depth: MAX_CONTINUATIONS - 1 }, 90_000);
+    expect(below.progress).toBeGreaterThan(0);
+    expect(world.aws.invocations.map(i => i.payload)).toEqual([{ cdkCloudcraft: 'continue', depth: MAX_CONTINUATIONS, force: false }]);
+    const at = await invoke(world.aws.invocations[0].payload, 90_000);
+    expect(at).toMatchObject({ complete: false });
+    expect(at.progress).toBeGreaterThan(0);
+    expect(world.aws.invocations).toHaveLength(1);
+    expect(logLines().some(l => l.level === 'warn' && l.msg?.startsWith('not continued: the limit of continuations'))).toBe(true);
+  });
+
+  test('a 429 with Retry-After of a day is honoured for 60 s: the run registers within minutes, and says what it was told', async () => {
+    const account = member('a');
+    world.emulator.inject({ method: 'POST', status: 429, headers: { 'Retry-After': '86400' }, body: { error: 'Too Many Requests', reason: 'too_many_requests', code: 429 } });
+    const started = world.clock.now();
+    const summary = await invoke();
+    expect(summary).toMatchObject({ complete: true, registered: 2 });
+    expect(world.clock.now() - started).toBeLessThan(3 * 60_000);
+    expectConverged([account, MANAGEMENT]);
+  });
+
+  test('the Delete meets 429s with Retry-After of a day: it answers in CloudFormation\'s window, saying what was not removed and why', async () => {
+    Array.from({ length: 3 }, (_, i) => member(`a${i}`));
+    await invoke();
+    world.emulator.inject({ method: 'DELETE', status: 429, headers: { 'Retry-After': '86400' }, body: { error: 'Too Many Requests', reason: 'too_many_requests', code: 429 }, times: 100_000 });
+    const requested = world.clock.now();
+    let summary = await invoke(cfnEvent('Delete'));
+    for (let i = 0; i < 8 && world.answers.length === 0; i++) summary = await invoke(world.aws.invocations.at(-1)!.payload);
+    const answer = world.answers.at(-1);
+    expect(answer.body).toMatchObject({
+      Status: 'SUCCESS',
+      Reason: expect.stringMatching(/^Removed 0 registrations; 4 remain in Cloudcraft, listed in the ledger table ledger\. .*Cloudcraft kept rate-limiting the API key \(429.*Retry-After 86400: honoured up to 60 s\)/),
+    });
+    expect(['rate-limited', 'deadline']).toContain(summary.stop);
+    // Within the hour CloudFormation waits, less the 5 minutes kept for the answer.
+    expect(answer.at - requested).toBeLessThanOrEqual(55 * 60_000);
+    expect(answer.at - requested).toBeGreaterThan(30 * 60_000);
+  });
+
+  test('a run stopped at its deadline before a POST is sent leaves no "unconfirmed POST" behind (write-ahead at the send)', async () => {
+    world.emulator.rateLimit = { requests: 20, windowMs: 60_000, retryAfter: 'seconds' };
+    Array.from({ length: 40 }, (_, i) => member(`a${i}`));
+    const summary = await invoke(undefined, 60_000);
+    expect(summary).toMatchObject({ stop: 'deadline' });
+    const states = (await world.clock.run(entries())).map(e => e.state);
+    expect(states.filter(s => s === 'posting')).toEqual([]);
+    expect(states.filter(s => s === 'registered').length).toBe(world.emulator.accounts.size);
+  });
+});
+
+describe('the key\'s Cloudcraft user', () => {
+  const NEW_KEY = 'TmV3S2V5T2ZBbm90aGVyQ2xvdWRjcmFmdFVzZXIwMDA=';
+
+  test('another user\'s key put in the secret, not deployed again: every account reported failed with the reason, nothing changed', async () => {
+    const accounts = [member('a'), member('b')];
+    await invoke();
+    const before = [...world.emulator.accounts.values()].map(a => ({ ...a }));
+    world.emulator.users.push({ key: NEW_KEY, id: 'other', externalId: OTHER_EXTERNAL_ID });
+    const summary = await invoke(undefined, undefined, world, { readSecret: async () => NEW_KEY });
+    expect(summary).toMatchObject({ stop: 'key-user-changed', failed: 3, complete: false });
+    expect(summary.error).toMatch(new RegExp(`belongs to another Cloudcraft user \\(external ID ${OTHER_EXTERNAL_ID}\\) than the one the member roles trust \\(${EXTERNAL_ID}\\).*Deploy the stack again`));
+    expect([...world.emulator.accounts.values()]).toEqual(before);
+    expect(world.aws.invocations).toEqual([]);
+    expectConverged([...accounts, MANAGEMENT]);
+  });
+
+  test('deployed again with the new user\'s key: the registrations move to the new user (old ones removed), once', async () => {
+    const accounts = [member('a'), member('b')];
+    await invoke();
+    const old = new Set(world.emulator.accounts.keys());
+    world.emulator.users.push({ key: NEW_KEY, id: 'other', externalId: OTHER_EXTERNAL_ID });
+    // The deployment read the new external ID; the member roles (and this account's) now trust it.
+    for (const id of [...accounts, MANAGEMENT]) world.emulator.addRole(roleOf(id), { externalId: OTHER_EXTERNAL_ID });
+    world.config = { ...world.config, externalId: OTHER_EXTERNAL_ID };
+    await invoke(cfnEvent('Update'), undefined, world, { readSecret: async () => NEW_KEY });
+    const now = [...world.emulator.accounts.values()];
+    expect(now.map(a => a.externalId)).toEqual(Array(3).fill(OTHER_EXTERNAL_ID));
+    expect(now.filter(a => old.has(a.id))).toEqual([]);
+    expectConverged([...accounts, MANAGEMENT]);
+    const posts = world.emulator.callsTo('POST').length;
+    await invoke(undefined, undefined, world, { readSecret: async () => NEW_KEY });
+    expect(world.emulator.callsTo('POST')).toHaveLength(posts);
+    expect(API_KEY).not.toBe(NEW_KEY);
+  });
+});
+
+test('a stack instance that FAILED: counted in a metric and logged with StackSets\' reason', async () => {
+  const ok = member('ok');
+  const failed = member('failed', { instance: 'FAILED' });
+  world.cfn.setInstance({ account: failed, region: 'us-east-1', status: 'OUTDATED', detailedStatus: 'FAILED', statusReason: 'ResourceLogicalId:Role, ResourceType:AWS::IAM::Role, ResourceStatusReason:Role cloudcraft already exists.' });
+  const summary = await invoke();
+  expect(summary.failedInstances).toBe(1);
+  const emf = logLines().filter(l => l._aws).at(-1);
+  expect(emf).toMatchObject({ StackInstancesFailed: 1 });
+  expect(logLines().find(l => l.msg === 'stack instance failed: its role may not exist')).toMatchObject({ level: 'warn', accountId: failed, reason: expect.stringMatching(/Role cloudcraft already exists/) });
+  expectConverged([ok, MANAGEMENT]);
+});
