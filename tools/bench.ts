@@ -16,7 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { benchRegistrar, RegistrarBenchResult } from './bench-registrar';
+import { benchDeployAnswer, benchEmptyList, benchRegistrar, RegistrarBenchResult } from './bench-registrar';
 import { PERFORMANCE_DOC, renderPerformance } from './docs';
 import { configureEnvironment, Harness } from '../test/support/harness';
 import { loadHandler } from '../test/support/simulation';
@@ -221,8 +221,26 @@ async function measureRegistrar() {
         results.push(await benchRegistrar({ accounts, windowMs, countRejected }));
       }
     }
+    // Another user of the same key takes a fifth of the limit, and its burst makes the first answer a 429.
+    for (const windowMs of [10_000, 60_000]) {
+      progress(`registrar: ${accounts} accounts, 20 per ${windowMs / 1000} s, another user of the key`);
+      results.push(await benchRegistrar({ accounts, windowMs, countRejected: true, foreign: { perWindow: 4 } }));
+    }
   }
+  // The deployment of a 150-account Organization under 20 per 10 s (rejected counted): the IAM parameters call, the
+  // list and the POSTs share one window.
+  progress('registrar: 150 accounts, 20 per 10 s, from the deployment');
+  results.push(await benchRegistrar({ accounts: 150, windowMs: 10_000, countRejected: true }));
   return results;
+}
+
+/** One empty list in the middle (then three hourly runs), and a deployment's answer while a run is in progress. */
+async function measureRegistrarScenarios() {
+  progress('registrar: one empty list in the middle');
+  const emptyList = await benchEmptyList(QUICK ? 100 : 1_000);
+  progress('registrar: a deployment\'s answer while a run is in progress');
+  const deployAnswer = await benchDeployAnswer(1_000);
+  return { emptyList, deployAnswer };
 }
 
 /** One synth in a fresh process (tools/bench-synth.js): module load and app time inside it, wall time around it. */
@@ -334,6 +352,8 @@ async function main(): Promise<void> {
   progress('synth time');
   const synth = measureSynth();
   const registrar = await measureRegistrar();
+  const registrarScenarios = await measureRegistrarScenarios();
+  const emptyList = registrarScenarios.emptyList;
 
   const templates = {
     singleAccountStackBytes: single.templateFileBytes,
@@ -360,15 +380,31 @@ async function main(): Promise<void> {
     { figure: 'calls: Create', measured: calls.create.measured, target: `<= ${calls.create.minimum + 1}`, meets: calls.create.measured <= calls.create.minimum + 1 },
     { figure: 'calls: Update', measured: calls.updateName.measured, target: `= ${calls.updateName.minimum}`, meets: calls.updateName.measured === calls.updateName.minimum },
     { figure: 'calls: Delete', measured: calls.delete.measured, target: `= ${calls.delete.minimum}`, meets: calls.delete.measured === calls.delete.minimum },
-    ...registrar.flatMap(r => [
-      {
-        figure: `registrar ${r.accounts}, ${r.reading}: throughput of limit, 429s of calls, duplicates`,
-        measured: `${r.throughputOfLimit}, ${r.rejected429OfCalls}, ${r.duplicates}`,
-        target: '>= 0.95, <= 0.01, 0',
-        meets: r.throughputOfLimit >= 0.95 && r.rejected429OfCalls <= 0.01 && r.duplicates === 0 && r.registered === r.accounts,
-      },
-      { figure: `registrar ${r.accounts}, ${r.reading}: no-change run calls`, measured: r.noChangeRunCalls, target: '= 1', meets: r.noChangeRunCalls === 1 },
-    ]),
+    ...registrar.flatMap(r => {
+      // Of what the limit leaves: all of it (0.95), or less another user's share (0.9); a short run's edges weigh more.
+      const floor = r.foreign ? 0.9 : r.accounts < 1_000 ? 0.9 : 0.95;
+      return [
+        {
+          figure: `registrar ${r.accounts}, ${r.reading}: throughput of limit, 429s of calls, duplicates`,
+          measured: `${r.throughputOfLimit}, ${r.rejected429OfCalls}, ${r.duplicates}`,
+          target: `>= ${floor}, <= 0.01, 0`,
+          meets: r.throughputOfLimit >= floor && r.rejected429OfCalls <= 0.01 && r.duplicates === 0 && r.registered === r.accounts,
+        },
+        { figure: `registrar ${r.accounts}, ${r.reading}: no-change run calls`, measured: r.noChangeRunCalls, target: '= 1', meets: r.noChangeRunCalls === 1 },
+      ];
+    }),
+    {
+      figure: `registrar ${emptyList.accounts}, one empty list in the middle: POSTs of that run, duplicates, orphans`,
+      measured: `${emptyList.postsOfTheBadRun}, ${emptyList.duplicates}, ${emptyList.orphans}`,
+      target: '0, 0, 0',
+      meets: [emptyList.postsOfTheBadRun, emptyList.duplicates, emptyList.orphans].every(x => x === 0),
+    },
+    {
+      figure: 'registrar: seconds a CloudFormation Update waits for its answer while a run is in progress',
+      measured: registrarScenarios.deployAnswer.answerSeconds,
+      target: '< 10',
+      meets: registrarScenarios.deployAnswer.answerSeconds < 10 && registrarScenarios.deployAnswer.applied,
+    },
     {
       figure: 'synth ratio at 50 stacks, app time (to bare roles)',
       measured: synth50.ratioToBareRole.app,
@@ -398,6 +434,7 @@ async function main(): Promise<void> {
     handler,
     cloudcraftCalls: calls,
     registrar,
+    registrarScenarios,
     synth,
     templates,
     resources,
