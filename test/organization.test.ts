@@ -17,7 +17,7 @@ import {
 } from '../lib';
 import { addMemberStack } from '../lib/organization/member-template';
 import { configOf, parseDeployment, parseEnvironment, roleArnOf } from '../lib/organization/registrar/config';
-import { ENVIRONMENT_VARIABLE, MAX_PROPERTIES_BYTES } from '../lib/organization/registrar/contract';
+import { ACCOUNTS_NOT_REGISTERED_QUERY, ENVIRONMENT_VARIABLE, MAX_PROPERTIES_BYTES } from '../lib/organization/registrar/contract';
 
 const MANAGEMENT = '111122223333';
 const MEMBER = '222233334444';
@@ -311,6 +311,20 @@ describe('registrar', () => {
     expect(stats.map((m: any) => [m.Id, m.MetricStat.Metric.MetricName, m.MetricStat.Period]).sort()).toEqual([
       ['failedInstances', 'StackInstancesFailed', 3600], ['ledgerMissing', 'LedgerMissing', 3600], ['unregistered', 'AccountsUnregistered', 3600],
     ]);
+  });
+
+  test('a dashboard (opt-out): the figures over time, the alarm, and a table of the accounts not registered from the log group; the same as a saved query', () => {
+    const dashboard = onlyOf(base.template, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const name of ['AccountsUnregistered', 'StackInstancesFailed', 'CloudcraftCalls', 'CloudcraftRateLimited']) expect(body).toContain(name);
+    expect(body).toContain('\\"type\\":\\"alarm\\"');
+    expect(body).toContain('\\"type\\":\\"log\\"');
+    const [logGroupId] = Object.keys(base.template.findResources('AWS::Logs::LogGroup'));
+    const query = onlyOf(base.template, 'AWS::Logs::QueryDefinition').Properties;
+    expect(query).toEqual({ Name: 'cdk-cloudcraft/cloudcraft-integration/accounts-not-registered', QueryString: ACCOUNTS_NOT_REGISTERED_QUERY, LogGroupNames: [{ Ref: logGroupId }] });
+    const off = organization({ dashboard: false }).template;
+    off.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    off.resourceCountIs('AWS::Logs::QueryDefinition', 0);
   });
 
   test.each([

@@ -115,7 +115,7 @@ test('an existing registration of the role by the same user is adopted (and corr
 
 test('a registration of the role by another Cloudcraft user is not adopted: the account waits with the reason', () => {
   const actions = run({ desired: [want('111111111111')], actual: [reg('x', '111111111111', { externalId: '99999999-2222-4333-8444-555555555555', name: 'theirs' })] });
-  expect(actions).toEqual([expect.objectContaining({ kind: 'wait', conflict: true, why: expect.stringContaining('another Cloudcraft user') })]);
+  expect(actions).toEqual([expect.objectContaining({ kind: 'wait', failed: true, why: expect.stringContaining('another Cloudcraft user') })]);
 });
 
 test('registrations of other roles, other accounts and other tools are never touched', () => {
@@ -186,7 +186,7 @@ describe('a POST that was not confirmed', () => {
     const theirs = reg('theirs', '111111111111', { externalId: '99999999-2222-4333-8444-555555555555' });
     expect(kinds(run({ desired: [want('111111111111')], ledger: [posting(NOW - 10_000)], actual: [theirs] }))).toEqual(['wait:111111111111']);
     const later = run({ desired: [want('111111111111')], ledger: [posting(NOW - 120_000)], actual: [theirs] });
-    expect(later).toEqual([expect.objectContaining({ kind: 'wait', conflict: true })]);
+    expect(later).toEqual([expect.objectContaining({ kind: 'wait', failed: true })]);
     // Made within the POST's window but with another external ID: not the registrar's either.
     const inWindow = reg('theirs-late', '111111111111', { externalId: '99999999-2222-4333-8444-555555555555', createdAt: new Date(NOW - 5_000).toISOString() });
     expect(planRemoveAll([posting(NOW - 120_000)], [inWindow], EXT)).toEqual([expect.objectContaining({ kind: 'forget' })]);

@@ -9,6 +9,7 @@ import {
   API_KEY, cfnEvent, expectConverged, EXTERNAL_ID, HOUR, invoke, launch, MANAGEMENT, member, OTHER_EXTERNAL_ID, roleOf, useWorld, world,
 } from './support/registrar-world';
 import { MAX_CONTINUATIONS } from '../lib/organization/registrar';
+import { ACCOUNTS_NOT_REGISTERED_QUERY } from '../lib/organization/registrar/contract';
 import { Ledger } from '../lib/organization/registrar/ledger';
 
 useWorld();
@@ -200,6 +201,35 @@ describe('the key\'s Cloudcraft user', () => {
     expect(world.emulator.callsTo('POST')).toHaveLength(posts);
     expect(API_KEY).not.toBe(NEW_KEY);
   });
+});
+
+/**
+ * What the dashboard's Logs Insights query (contract.ts) makes of the registrar's log lines: for each account, its
+ * latest line, kept when it was not at info level. Written from the query's words, to hold the log lines to them.
+ */
+function accountsNotRegistered(lines: any[]): Array<{ accountId: string; problem: string; reason: string }> {
+  const latest = new Map<string, any>();
+  for (const line of lines) if (line.accountId) latest.set(line.accountId, line);
+  return [...latest.values()].filter(l => l.level !== 'info').map(l => ({ accountId: l.accountId, problem: l.msg, reason: l.reason ?? l.why }));
+}
+
+test('the dashboard\'s table of accounts not registered, from the log lines: refused, another user\'s, a failed instance, backed off; not the registered', async () => {
+  expect(ACCOUNTS_NOT_REGISTERED_QUERY).toMatch(/stats latest\(level\) as lastLevel, latest\(msg\) as problem, latest\(cause\) as reason.* by accountId\n\| filter lastLevel != "info"/s);
+  const ok = member('ok');
+  const refused = member('refused');
+  world.emulator.addRole(roleOf(refused), { externalId: OTHER_EXTERNAL_ID });
+  const theirs = member('theirs');
+  world.emulator.seedAccount({ name: 'another user', roleArn: roleOf(theirs), externalId: OTHER_EXTERNAL_ID });
+  const failed = member('failed', { instance: 'FAILED' });
+  await invoke();
+  await world.clock.advance(60_000);
+  await invoke(); // the refused one is backed off: still in the table
+  const table = accountsNotRegistered(logLines());
+  expect(table.map(r => r.accountId).sort()).toEqual([refused, theirs, failed].sort());
+  expect(table.find(r => r.accountId === refused)!.reason).toMatch(/refused before \(Cloudcraft could not verify the role/);
+  expect(table.find(r => r.accountId === theirs)!.reason).toMatch(/made by another Cloudcraft user/);
+  expect(table.find(r => r.accountId === failed)).toMatchObject({ problem: 'stack instance failed: its role may not exist' });
+  expect(table.map(r => r.accountId)).not.toContain(ok);
 });
 
 test('a stack instance that FAILED: counted in a metric and logged with StackSets\' reason', async () => {

@@ -11,8 +11,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { buildMemberTemplate, MEMBER_PARAMETERS, MemberParameter } from './member-template';
 import {
-  ENVIRONMENT_VARIABLE, IAM_PARAMETERS_TYPE, MAX_ENVIRONMENT_BYTES, MAX_PROPERTIES_BYTES, REGISTRAR_TYPE, RegistrarEnvironment,
-  RegistrarResourceProperties, RegistrarSettings, TeamAccessSettings,
+  ACCOUNTS_NOT_REGISTERED_QUERY, ENVIRONMENT_VARIABLE, IAM_PARAMETERS_TYPE, MAX_ENVIRONMENT_BYTES, MAX_PROPERTIES_BYTES, REGISTRAR_TYPE,
+  RegistrarEnvironment, RegistrarResourceProperties, RegistrarSettings, TeamAccessSettings,
 } from './registrar/contract';
 import { acknowledge } from '../private/acknowledge';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
@@ -197,6 +197,14 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
   readonly includeThisAccount?: boolean;
 
   /**
+   * A CloudWatch dashboard of the registrar (its figures over time, the alarm, and a table of the accounts not
+   * registered and why, from its log group), and a saved CloudWatch Logs Insights query for that table.
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
    * The StackSet's name.
    *
    * Changing it replaces the StackSet: CloudFormation creates the new one before it deletes the old one, so change
@@ -280,6 +288,8 @@ export class CloudcraftOrganizationIntegration extends Construct {
   public readonly unregisteredAlarm: cloudwatch.IAlarm;
   /** The Cloudcraft role of this account (when `includeThisAccount`). */
   public readonly thisAccountRole?: CloudcraftRole;
+  /** The registrar's dashboard (when `dashboard`). */
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: CloudcraftOrganizationIntegrationProps) {
     super(scope, id);
@@ -567,9 +577,51 @@ export class CloudcraftOrganizationIntegration extends Construct {
     });
 
     this.unregisteredAlarm = alarm;
+    if (props.dashboard ?? true) this.dashboard = this.createDashboard(stackSetName, metric, alarm, logGroup);
     // The function is invoked (by the custom resources) only once its permissions exist.
     registrar.node.addDependency(role.grantsPolicy!);
     this.acknowledgeFindings(registrar, role, logGroup, table, alarm, [instanceEvents, scheduled], delegatedAdmin);
+  }
+
+  /**
+   * The status page a platform team opens first: the registrar's figures over time, the alarm, and the accounts not
+   * registered with the reason (the last line the registrar logged for each, when it was not a success); the same
+   * table as a saved Logs Insights query.
+   */
+  private createDashboard(stackSetName: string, metric: (name: string) => cloudwatch.Metric, alarm: cloudwatch.Alarm,
+    logGroup: logs.ILogGroup): cloudwatch.Dashboard {
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(7) });
+    const sum = (name: string) => metric(name).with({ statistic: 'Sum' });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Accounts',
+        left: ['AccountsDesired', 'AccountsRegistered', 'AccountsUnregistered', 'AccountsFailed', 'StackInstancesFailed']
+          .map(name => metric(name).with({ statistic: 'Maximum' })),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Cloudcraft calls',
+        left: [sum('CloudcraftCalls'), sum('RegistrationsRemoved')],
+        right: [sum('CloudcraftRateLimited')],
+        width: 8,
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarm', alarms: [alarm], width: 4 }),
+    );
+    dashboard.addWidgets(new cloudwatch.LogQueryWidget({
+      title: `Accounts not registered, and why (${stackSetName})`,
+      logGroupNames: [logGroup.logGroupName],
+      queryString: ACCOUNTS_NOT_REGISTERED_QUERY,
+      view: cloudwatch.LogQueryVisualizationType.TABLE,
+      width: 24,
+      height: 8,
+    }));
+    // The L1: QueryString puts every filter before stats, and this one filters what stats made.
+    new logs.CfnQueryDefinition(this, 'AccountsNotRegisteredQuery', {
+      name: `cdk-cloudcraft/${stackSetName}/accounts-not-registered`,
+      queryString: ACCOUNTS_NOT_REGISTERED_QUERY,
+      logGroupNames: [logGroup.logGroupName],
+    });
+    return dashboard;
   }
 
   /** The StackSet's account filter: the user's, minus this account when it is a delegated administrator with its own role. */

@@ -70,3 +70,17 @@ export interface RegistrarSettings {
 export const MAX_PROPERTIES_BYTES = 128_000;
 /** Lambda's limit for all environment variables of a function together (keys and values). Checked at synth. */
 export const MAX_ENVIRONMENT_BYTES = 4_096;
+
+/**
+ * The CloudWatch Logs Insights query of the accounts not registered, and why, over the registrar's log group (its
+ * dashboard and saved query). It rests on the registrar's log lines: JSON with `level`, `msg` and, for one account,
+ * `accountId` and `reason` or `why`. For each account, its latest line is kept when it was not at info level (a
+ * refusal, a conflict, a back-off, a failed stack instance, a key of another user).
+ */
+export const ACCOUNTS_NOT_REGISTERED_QUERY = [
+  'fields @timestamp, accountId, level, msg, coalesce(reason, why) as cause',
+  'filter ispresent(accountId)',
+  'stats latest(level) as lastLevel, latest(msg) as problem, latest(cause) as reason, max(@timestamp) as at by accountId',
+  'filter lastLevel != "info"',
+  'sort at desc',
+].join('\n| ');

@@ -138,8 +138,8 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
   const { client, log, seen, failures } = ctx;
   switch (action.kind) {
     case 'wait':
-      if (action.conflict) failures.set(action.accountId, action.why);
-      log(action.conflict ? 'warn' : 'info', 'account waits', { accountId: action.accountId, why: action.why });
+      if (action.failed) failures.set(action.accountId, action.why);
+      log(action.failed ? 'warn' : 'info', 'account waits', { accountId: action.accountId, why: action.why });
       return undefined;
     case 'confirm': {
       const { account, cloudcraftId, entry } = action;
@@ -171,7 +171,7 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
     }
     case 'adopt':
       await write(ctx, owned(ctx, action.account, action.existing, { adopted: true }));
-      log('warn', 'adopted an existing registration of the role', { accountId: action.account.accountId, cloudcraftId: action.existing.id, previousName: action.existing.name });
+      log('info', 'adopted an existing registration of the role', { accountId: action.account.accountId, cloudcraftId: action.existing.id, previousName: action.existing.name });
       return undefined;
     case 'mark-gone': {
       const entry = ctx.entries.get(action.accountId);

@@ -100,8 +100,8 @@ export type Action =
   | { readonly kind: 'deregister'; readonly accountId: string; readonly cloudcraftId: string }
   /** Drop a ledger entry that owns nothing any more. */
   | { readonly kind: 'forget'; readonly accountId: string; readonly why: string }
-  /** Nothing to do yet (a POST settling, a refusal backing off, a conflict). */
-  | { readonly kind: 'wait'; readonly accountId: string; readonly why: string; readonly conflict?: boolean };
+  /** Nothing to do yet (a POST settling, a refusal backing off, a conflict); `failed`: the account is reported failed. */
+  | { readonly kind: 'wait'; readonly accountId: string; readonly why: string; readonly failed?: boolean };
 
 /** Skew allowed between this clock and Cloudcraft's createdAt. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
@@ -278,7 +278,7 @@ export function plan(input: PlanInput): Action[] {
         actions.push({
           kind: 'wait',
           accountId: account.accountId,
-          conflict: true,
+          failed: true,
           why: `Cloudcraft already has ${registrations.map(r => `"${r.name ?? r.id}" (${r.id})`).join(', ')} for ${account.roleArn}, made by another Cloudcraft user (another external ID), which the role does not trust. Remove it in Cloudcraft; the registrar then registers the account.`,
         });
         continue;
@@ -289,7 +289,7 @@ export function plan(input: PlanInput): Action[] {
       continue;
     }
     if (own?.state === 'failed' && !input.force && own.retryAt !== undefined && own.retryAt > input.now) {
-      actions.push({ kind: 'wait', accountId: account.accountId, why: `refused before (${own.lastError ?? 'unknown'}); next try after ${new Date(own.retryAt).toISOString()}` });
+      actions.push({ kind: 'wait', accountId: account.accountId, failed: true, why: `refused before (${own.lastError ?? 'unknown'}); next try after ${new Date(own.retryAt).toISOString()}` });
       continue;
     }
     actions.push({ kind: 'register', account, previous: own });

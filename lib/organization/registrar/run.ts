@@ -184,7 +184,10 @@ export class Invocation {
       const externalId = await this.keyExternalId(client, state, deployment);
       if (externalId.stop) {
         stop = externalId.stop;
-        for (const d of desired) failures.set(d.accountId, stop.reason);
+        for (const d of desired) {
+          failures.set(d.accountId, stop.reason);
+          this.log('warn', 'account cannot be registered with this key', { accountId: d.accountId, reason: stop.reason });
+        }
       } else {
         for (const a of await client.listAccounts()) seen.set(a.id, a);
         const confirmedGone = new Set<string>();
