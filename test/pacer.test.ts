@@ -29,6 +29,32 @@ interface Foreign {
   readonly burstFirst?: boolean;
 }
 
+/**
+ * Another user of the key who sends `size` requests at once every `everyMs` (an occasional batch), while the pacer
+ * sends as fast as it allows for `durationMs`: its accepted requests per minute, hour by hour, and its budgets at the end.
+ */
+function withBursts(limit: Limit, size: number, everyMs: number, durationMs: number) {
+  const pacer = new Pacer(undefined, 0);
+  const perHour: number[] = [];
+  let now = 0;
+  let nextBurst = everyMs / 2;
+  while (now < durationMs) {
+    now += pacer.delay(now);
+    for (; nextBurst <= now; nextBurst += everyMs) for (let i = 0; i < size; i++) limit.take(nextBurst + i);
+    pacer.sent(now);
+    const wait = limit.take(now);
+    if (wait === undefined) {
+      pacer.accepted(now);
+      const hour = Math.floor(now / 3_600_000);
+      perHour[hour] = (perHour[hour] ?? 0) + 1;
+    } else {
+      pacer.rejected(now, Math.ceil(wait / 1000) * 1000);
+    }
+    now += 50;
+  }
+  return { perMinute: perHour.map(n => n / 60), final: pacer.snapshot() };
+}
+
 /** Sends `requests` requests as fast as the pacer allows; returns accepted, rejected and the time it took. */
 function drive(limit: Limit, requests: number, retryAfter: boolean, pacer = new Pacer(undefined, 0), foreign?: Foreign) {
   let now = 0;
@@ -80,6 +106,17 @@ describe.each([
     expect(accepted / left).toBeGreaterThanOrEqual(0.9);
     expect(rejected / (accepted + rejected)).toBeLessThanOrEqual(0.01);
   });
+});
+
+test.each([
+  ['20 per 10 s', FAST_WINDOW_MS],
+  ['20 per minute', SLOW_WINDOW_MS],
+])('under %s, another user\'s batch of 20 every 10 minutes does not ratchet the budgets down: still at least half of what is left after 4 hours', (_name, windowMs) => {
+  const { perMinute, final } = withBursts(new Limit(DOCUMENTED_LIMIT, windowMs, true), 20, 10 * 60_000, 4 * 3_600_000);
+  const left = DOCUMENTED_LIMIT * (60_000 / windowMs) - 2;
+  expect(perMinute[3] / left).toBeGreaterThanOrEqual(0.45);
+  expect(final.fastLimit).toBeGreaterThanOrEqual(10);
+  expect(final.slowLimit ?? DOCUMENTED_LIMIT).toBeGreaterThanOrEqual(10);
 });
 
 test('a 429 blocks until Retry-After; one at the first requests (someone else\'s burst) changes no budget', () => {

@@ -9,8 +9,10 @@
  *   header, the FAQ's figure): a Retry-After of a day must not stop a run, or the stack's Delete, for a day;
  * - a 429 that comes after a few requests of its own says how many fitted: the 10 s budget becomes what fitted
  *   (others of the key take the rest); one after 19 or 20 accepted within a minute, or a second one soon after, means
- *   the per-minute reading holds: a 60 s window is added at what fitted. A 429 at one of its first requests is
- *   someone else's burst: it only blocks;
+ *   the per-minute reading holds: a 60 s window is added at what fitted. One 429 takes a budget no lower than 10
+ *   (half the documented 20): another user's occasional burst does not ratchet it down; a 429 at that floor, when not
+ *   even that fitted, halves it. A 429 at one of its first requests is someone else's burst: it only blocks, and
+ *   neither changes a budget nor delays a probe;
  * - more than 20 requests accepted within a minute refute the per-minute reading: the 60 s window goes at once;
  * - probes: after `probeMs` without a 429 a budget grows (+1 per 10 s, a quarter per 60 s, past 20 there, so that the
  *   per-minute reading can be refuted). A probe that meets a 429 doubles `probeMs` (up to an hour), one that does not
@@ -38,6 +40,8 @@ export interface PacerState {
   readonly sent: number[];
   /** Times of accepted answers within the last minute. */
   readonly accepted: number[];
+  /** Times of the informative 429s of the last minutes that came with a budget at or under the floor. */
+  readonly atFloor?: number[];
   /** 429s seen by this state, in total. */
   readonly rejected: number;
 }
@@ -50,9 +54,14 @@ export const WINDOW_MARGIN_MS = 250;
 /** Without Retry-After, and the most of one that is honoured (Cloudcraft's FAQ: "wait 60 s after a 429"). */
 export const MAX_RETRY_AFTER_MS = 60_000;
 export const PROBE_BASE_MS = 4 * 60_000;
-export const PROBE_MAX_MS = 60 * 60_000;
+/** The longest time between probes: a few of another user's bursts must not keep a budget down for hours. */
+export const PROBE_MAX_MS = 16 * 60_000;
 /** How far past the documented 20 the per-minute budget is probed, to refute that reading. */
 const SLOW_PROBE_CEILING = 25;
+/** The lowest a single 429 takes a budget to: half the documented 20 (below it only after 429s keep coming at it). */
+const BUDGET_FLOOR = 10;
+const FLOOR_REJECTIONS = 3;
+const FLOOR_SPAN_MS = 5 * 60_000;
 /** A 429 within this many of the pacer's own requests in the 10 s window is someone else's burst. */
 const INFORMATIVE_REQUESTS = 3;
 /** How long a refutation of the per-minute reading holds. */
@@ -124,28 +133,44 @@ export class Pacer {
     let s = prune(this.state, now);
     const ours = within(s.sent, now, FAST_WINDOW_MS + WINDOW_MARGIN_MS).length;
     const acceptedInMinute = s.accepted.length;
-    s = {
-      ...s,
-      blockedUntil: Math.max(s.blockedUntil, now + honouredRetryAfter(retryAfterMs)),
-      probeMs: s.probing ? Math.min(PROBE_MAX_MS, s.probeMs * 2) : s.probeMs,
-      probing: false,
-      lastChange: now,
-      rejected: s.rejected + 1,
-    };
-    if (ours >= INFORMATIVE_REQUESTS || acceptedInMinute >= INFORMATIVE_REQUESTS) {
-      const refuted = s.refutedAt !== undefined && now - s.refutedAt < REFUTATION_MS;
-      const again = s.lastRejectedAt !== undefined && now - s.lastRejectedAt < 2 * SLOW_WINDOW_MS;
-      if (!refuted && (acceptedInMinute >= DOCUMENTED_LIMIT - 1 || again || s.slowLimit !== undefined)) {
-        // The per-minute reading explains it: the 60 s window, at what fitted.
-        s = { ...s, slowLimit: Math.max(1, Math.min(s.slowLimit ?? SLOW_PROBE_CEILING, acceptedInMinute)) };
-      } else if (ours >= INFORMATIVE_REQUESTS) {
-        // The 10 s window: what fitted of it (others of the key take the rest).
-        s = { ...s, fastLimit: Math.min(s.fastLimit, Math.max(2, ours - 1)) };
-      }
-      s = { ...s, lastRejectedAt: now };
+    s = { ...s, blockedUntil: Math.max(s.blockedUntil, now + honouredRetryAfter(retryAfterMs)), rejected: s.rejected + 1 };
+    if (ours < INFORMATIVE_REQUESTS && acceptedInMinute < INFORMATIVE_REQUESTS) {
+      // Someone else's burst at this pacer's first requests: it only blocks (no budget, no probe changes).
+      this.state = s;
+      return;
     }
-    this.state = s;
+    s = { ...s, probeMs: s.probing ? Math.min(PROBE_MAX_MS, s.probeMs * 2) : s.probeMs, probing: false, lastChange: now };
+    const refuted = s.refutedAt !== undefined && now - s.refutedAt < REFUTATION_MS;
+    const again = s.lastRejectedAt !== undefined && now - s.lastRejectedAt < 2 * SLOW_WINDOW_MS;
+    const perMinute = !refuted && (acceptedInMinute >= DOCUMENTED_LIMIT - 1 || again || s.slowLimit !== undefined);
+    if (!perMinute && ours < INFORMATIVE_REQUESTS) {
+      this.state = { ...s, lastRejectedAt: now };
+      return;
+    }
+    const budget = perMinute ? s.slowLimit ?? SLOW_PROBE_CEILING : s.fastLimit;
+    // At the floor, the 429s that count as persisting are one per window: one burst of another user fills one window.
+    const windowMs = perMinute ? SLOW_WINDOW_MS : FAST_WINDOW_MS;
+    const earlier = (s.atFloor ?? []).filter(t => t > now - FLOOR_SPAN_MS);
+    const atFloor = budget > BUDGET_FLOOR ? [] : earlier.length > 0 && now - earlier[earlier.length - 1] < windowMs ? earlier : [...earlier, now];
+    const persistent = atFloor.length >= FLOOR_REJECTIONS;
+    const next = lowered(budget, perMinute ? acceptedInMinute : ours - 1, persistent);
+    // The per-minute reading explains it: the 60 s window, at what fitted; else the 10 s window (others of the key
+    // take the rest).
+    s = perMinute ? { ...s, slowLimit: next } : { ...s, fastLimit: next };
+    s = { ...s, atFloor: persistent ? [] : atFloor };
+    this.state = { ...s, lastRejectedAt: now };
   }
+}
+
+/**
+ * A budget after a 429: what fitted, but not below `BUDGET_FLOOR` at once (another user's occasional burst must not
+ * ratchet it down). At or under the floor it is halved only when 429s keep coming there (in `FLOOR_REJECTIONS`
+ * windows within `FLOOR_SPAN_MS`): the key's limit left to this pacer is lower than the floor for good.
+ */
+function lowered(current: number, fitted: number, persistent: boolean): number {
+  if (fitted >= current) return current;
+  if (current > BUDGET_FLOOR) return Math.max(BUDGET_FLOOR, fitted);
+  return persistent ? Math.max(1, Math.floor(current / 2)) : current;
 }
 
 function within(times: number[], now: number, ms: number): number[] {

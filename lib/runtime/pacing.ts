@@ -51,33 +51,46 @@ const CONTENDED_WAIT_MS = 250;
 export class SharedPacing implements Pacing {
   private last: Pacer;
 
-  constructor(private readonly store: PacingStore, now: number) {
+  constructor(private readonly store: PacingStore, now: number, private readonly onStoreError: (err: unknown) => void = () => undefined) {
     this.last = new Pacer(undefined, now);
   }
 
   async take(now: number): Promise<number> {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const { state, version } = await this.store.read();
-      const pacer = new Pacer(state, now);
-      this.last = pacer;
-      const wait = pacer.delay(now);
-      if (wait > 0) return wait;
-      pacer.sent(now);
-      if (await this.store.write(pacer.snapshot(), version)) return 0;
+    try {
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        const { state, version } = await this.store.read();
+        const pacer = new Pacer(state, now);
+        this.last = pacer;
+        const wait = pacer.delay(now);
+        if (wait > 0) return wait;
+        pacer.sent(now);
+        if (await this.store.write(pacer.snapshot(), version)) return 0;
+      }
+      return CONTENDED_WAIT_MS;
+    } catch (err) {
+      // The record cannot be read or written: this process paces on what it last knew (the others' calls unseen).
+      this.onStoreError(err);
+      const wait = this.last.delay(now);
+      if (wait === 0) this.last.sent(now);
+      return wait;
     }
-    return CONTENDED_WAIT_MS;
   }
 
+  /** Records an answer. Never throws: the bookkeeping of pacing must not change what a request did. */
   async answered(now: number, rejected: boolean, retryAfterMs?: number): Promise<void> {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const { state, version } = await this.store.read();
-      const pacer = new Pacer(state, now);
-      if (rejected) pacer.rejected(now, retryAfterMs);
-      else pacer.accepted(now);
-      this.last = pacer;
-      if (await this.store.write(pacer.snapshot(), version)) return;
+    try {
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        const { state, version } = await this.store.read();
+        const pacer = new Pacer(state, now);
+        if (rejected) pacer.rejected(now, retryAfterMs);
+        else pacer.accepted(now);
+        this.last = pacer;
+        if (await this.store.write(pacer.snapshot(), version)) return;
+      }
+    } catch (err) {
+      this.onStoreError(err);
     }
-    // Lost every time: the others' writes stand, and a 429 is still honoured here.
+    // Not recorded (lost every time, or the record failed): the others' writes stand, and a 429 is honoured here.
     if (rejected) this.last.rejected(now, retryAfterMs);
   }
 
