@@ -5,7 +5,7 @@
  * is done about it, and an owned registration is deleted by its ID whatever the list says.
  */
 import {
-  cfnEvent, expectConverged, HOUR, invoke, MANAGEMENT, member, roleOf, useWorld, world,
+  cfnEvent, expectConverged, HOUR, invoke, MANAGEMENT, member, reconfigure, roleOf, useWorld, world,
 } from './support/registrar-world';
 
 useWorld();
@@ -97,6 +97,26 @@ test('the stack\'s Delete that reads half the list removes every owned registrat
   expect(summary).toMatchObject({ complete: true, removed: 11 });
   expect([...world.emulator.accounts.keys()]).toEqual([stranger.id]);
   expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', Reason: 'Removed 11 registrations from Cloudcraft.' });
+});
+
+test('with a grace period shorter than a run, one empty read of the StackSet\'s instances still deregisters nothing in that run', async () => {
+  await reconfigure({ graceMs: 30_000 });
+  const accounts = Array.from({ length: 10 }, (_, i) => member(`a${i}`));
+  await invoke();
+  // This account's registration removed by hand and its POST again without an answer: the run settles, and its later
+  // rounds plan again from the same read of AWS.
+  world.emulator.accounts.delete(world.emulator.registrationsOf(roleOf(MANAGEMENT))[0].id);
+  world.emulator.inject({ method: 'POST', hangMs: Infinity });
+  const instances = world.cfn.list();
+  for (const i of instances) world.cfn.removeInstance(i.account, i.region);
+  const summary = await invoke();
+  expect(summary.removed).toBe(0);
+  expect(world.emulator.callsTo('DELETE')).toHaveLength(0);
+  // The next read finds them again: nothing was lost.
+  for (const i of instances) world.cfn.setInstance(i);
+  await world.clock.advance(60_000);
+  await invoke();
+  expectConverged([...accounts, MANAGEMENT]);
 });
 
 test('a failed read of the StackSet\'s instances changes nothing: no account is deregistered, the error says why', async () => {

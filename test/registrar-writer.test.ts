@@ -6,7 +6,8 @@
  * continuations are bounded.
  */
 import {
-  API_KEY, cfnEvent, expectConverged, EXTERNAL_ID, HOUR, invoke, launch, MANAGEMENT, member, OTHER_EXTERNAL_ID, roleOf, useWorld, world,
+  API_KEY, cfnEvent, expectConverged, EXTERNAL_ID, HOUR, instanceEvent, invoke, launch, MANAGEMENT, member, OTHER_EXTERNAL_ID, reconfigure, roleOf,
+  useWorld, world,
 } from './support/registrar-world';
 import { MAX_CONTINUATIONS } from '../lib/organization/registrar';
 import { ACCOUNTS_NOT_REGISTERED_QUERY } from '../lib/organization/registrar/contract';
@@ -37,7 +38,7 @@ test('an Update while a run is in progress is answered within seconds; the run a
   expect(update.skipped).toMatch(/another invocation holds the lease/);
   // The run in progress finished its work, and asked for one more run (the new settings) when it let go.
   expect(run.skipped).toBeUndefined();
-  expect(world.aws.invocations).toEqual([{ functionName: 'registrar', payload: { cdkCloudcraft: 'continue', depth: 0, force: true } }]);
+  expect(world.aws.invocations).toEqual([{ functionName: 'registrar', payload: { cdkCloudcraft: 'continue', depth: 1, force: true } }]);
   await invoke(world.aws.invocations[0].payload);
   expectConverged([...accounts, MANAGEMENT]);
   expect(world.emulator.registrationsOf(roleOf(renamed))[0].name).toBe('renamed by the deployment');
@@ -49,7 +50,7 @@ test('two runs at once (a schedule and a stack-instance event): one talks to Clo
   const ran = [first, second].filter(s => !s.skipped);
   expect(ran).toHaveLength(1);
   expect([first, second].filter(s => s.skipped)).toEqual([expect.objectContaining({ calls: 0, skipped: expect.stringMatching(/holds the lease/) })]);
-  expect(world.aws.invocations).toEqual([{ functionName: 'registrar', payload: { cdkCloudcraft: 'continue', depth: 0, force: false } }]);
+  expect(world.aws.invocations).toEqual([{ functionName: 'registrar', payload: { cdkCloudcraft: 'continue', depth: 1, force: false } }]);
   expect(world.emulator.callsTo('POST')).toHaveLength(6);
   expectConverged([...accounts, MANAGEMENT]);
 });
@@ -100,6 +101,76 @@ test('a CloudFormation event of another stack is refused: answered FAILED, nothi
   expect(world.emulator.calls).toHaveLength(before);
   expect(world.emulator.accounts.size).toBe(2);
   expect(logLines().some(l => l.level === 'error' && l.msg === 'event of another stack refused')).toBe(true);
+});
+
+test('reads of AWS longer than the lease (120 OUs, a slow Organizations): the run keeps its lease and registers everything', async () => {
+  const ous = Array.from({ length: 120 }, (_, i) => world.orgs.addOu(world.ou, `team-${i}`));
+  const accounts = ous.map((ou, i) => member(`a${i}`, { ou }));
+  world.aws.latency.ListAccountsForParent = 600;
+  world.aws.latency.ListOrganizationalUnitsForParent = 600;
+  const started = world.clock.now();
+  const summary = await invoke();
+  expect(world.emulator.calls[0].at - started).toBeGreaterThan(2 * 60_000);
+  expect(summary).toMatchObject({ complete: true, registered: 121 });
+  expectConverged([...accounts, MANAGEMENT]);
+});
+
+test('a hundred invocations at once (a StackSet operation\'s events): none fails, one runs, and one more run is asked for', async () => {
+  const accounts = Array.from({ length: 5 }, (_, i) => member(`a${i}`));
+  world.aws.latency.GetItem = 10;
+  world.aws.latency.PutItem = 10;
+  const summaries = await world.clock.run(Promise.all(Array.from({ length: 100 }, () => launch(instanceEvent()))));
+  expect(summaries.filter(s => s.error)).toEqual([]);
+  expect(summaries.filter(s => !s.skipped)).toHaveLength(1);
+  expect(world.aws.invocations).toHaveLength(1);
+  expect(logLines().filter(l => l.level === 'error')).toEqual([]);
+  expectConverged([...accounts, MANAGEMENT]);
+});
+
+test('a deployment request delivered again after a newer one (Lambda\'s retry, after a rollback) does not bring its settings back', async () => {
+  const account = member('a');
+  const amzDate = (at: number) => new Date(at).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const at = (event: any, time: number) => ({ ...event, ResponseURL: `https://cloudformation-answers.test/answer?X-Amz-Date=${amzDate(time)}&X-Amz-Expires=7200` });
+  world.config = { ...world.config, naming: { pattern: 'U1-{name}', names: {} } };
+  const update1 = at({ ...cfnEvent('Update'), RequestId: 'update-1' }, world.clock.now());
+  await invoke(update1);
+  await world.clock.advance(60_000);
+  world.config = { ...world.config, naming: { pattern: '{name}', names: {} } };
+  await invoke(at({ ...cfnEvent('Update'), RequestId: 'rollback' }, world.clock.now()));
+  await world.clock.advance(60_000);
+  expect(await invoke(update1)).toMatchObject({ skipped: 'request already recorded' });
+  expect(world.answers.at(-1).body).toMatchObject({ Status: 'SUCCESS', RequestId: 'update-1' });
+  await invoke();
+  expect(world.emulator.registrationsOf(roleOf(account))[0].name).toBe('a');
+});
+
+test('a DELETE refused for one registration (403): the others are deregistered, the refused one is reported and tried again', async () => {
+  await reconfigure({ graceMs: 0 });
+  const accounts = Array.from({ length: 4 }, (_, i) => member(`a${i}`));
+  await invoke();
+  const refused = world.emulator.registrationsOf(roleOf(accounts[1]))[0].id;
+  world.emulator.inject({ method: 'DELETE', path: `/aws/account/${refused}`, status: 403, body: { error: 'Insufficient privileges', reason: 'insufficient_privileges', code: 403 } });
+  for (const id of accounts) world.orgs.setState(id, 'SUSPENDED');
+  await invoke();
+  await world.clock.advance(60_000);
+  const summary = await invoke();
+  expect(summary.stop).toBeUndefined();
+  expect(world.emulator.accounts.size).toBe(2);
+  expect(logLines().find(l => l.msg === 'deregistration refused')).toMatchObject({ level: 'warn', cloudcraftId: refused });
+  await world.clock.advance(60_000);
+  await invoke();
+  expectConverged([MANAGEMENT]);
+});
+
+test('the ledger\'s pacing record failing after Cloudcraft answered: the registrations are kept, and a Delete removes every one', async () => {
+  const accounts = [member('a'), member('b')];
+  world.aws.failNext('GetItem', 'ProvisionedThroughputExceededException', 1_000, input => input.pk === 'meta#pacer');
+  const summary = await invoke();
+  expect(summary).toMatchObject({ complete: true, registered: 3 });
+  expect(logLines().some(l => l.msg === 'the key\'s pacing record could not be read or written')).toBe(true);
+  expectConverged([...accounts, MANAGEMENT]);
+  await invoke(cfnEvent('Delete'));
+  expect(world.emulator.accounts.size).toBe(0);
 });
 
 describe('bounded work', () => {
@@ -177,18 +248,18 @@ describe('the key\'s Cloudcraft user', () => {
     world.emulator.users.push({ key: NEW_KEY, id: 'other', externalId: OTHER_EXTERNAL_ID });
     const summary = await invoke(undefined, undefined, world, { readSecret: async () => NEW_KEY });
     expect(summary).toMatchObject({ stop: 'key-user-changed', failed: 3, complete: false });
-    expect(summary.error).toMatch(new RegExp(`belongs to another Cloudcraft user \\(external ID ${OTHER_EXTERNAL_ID}\\) than the one the member roles trust \\(${EXTERNAL_ID}\\).*Deploy the stack again`));
+    expect(summary.error).toMatch(new RegExp(`belongs to another Cloudcraft user \\(external ID ${OTHER_EXTERNAL_ID}\\) than the one the member roles trust \\(${EXTERNAL_ID}\\).*deploy the stack with externalId: '${OTHER_EXTERNAL_ID}'`));
     expect([...world.emulator.accounts.values()]).toEqual(before);
     expect(world.aws.invocations).toEqual([]);
     expectConverged([...accounts, MANAGEMENT]);
   });
 
-  test('deployed again with the new user\'s key: the registrations move to the new user (old ones removed), once', async () => {
+  test('deployed again with the new user\'s external ID (the externalId prop): the registrations move to the new user (old ones removed), once', async () => {
     const accounts = [member('a'), member('b')];
     await invoke();
     const old = new Set(world.emulator.accounts.keys());
     world.emulator.users.push({ key: NEW_KEY, id: 'other', externalId: OTHER_EXTERNAL_ID });
-    // The deployment read the new external ID; the member roles (and this account's) now trust it.
+    // Deployed with externalId: the new user's (as the reason says); the member roles (and this account's) trust it.
     for (const id of [...accounts, MANAGEMENT]) world.emulator.addRole(roleOf(id), { externalId: OTHER_EXTERNAL_ID });
     world.config = { ...world.config, externalId: OTHER_EXTERNAL_ID };
     await invoke(cfnEvent('Update'), undefined, world, { readSecret: async () => NEW_KEY });

@@ -10,6 +10,7 @@
  * AccountNotFoundException (the adapter answers undefined); accounts of the Organization keep their State.
  */
 import { AwsIo, OrgAccount, StackInstance, StoredItem } from '../../lib/organization/registrar/aws';
+import { Clock } from '../../lib/runtime/clock';
 
 export type AccountState = 'PENDING_ACTIVATION' | 'ACTIVE' | 'SUSPENDED' | 'PENDING_CLOSURE' | 'CLOSED';
 
@@ -131,6 +132,8 @@ export type Operation =
 
 export interface MemoryAwsOptions {
   readonly managementAccountId: string;
+  /** The clock that `latency` runs on (a virtual one in tests). */
+  readonly clock?: Clock;
 }
 
 /** Organizations, the StackSet, the ledger and Lambda's Invoke, in memory. */
@@ -140,9 +143,11 @@ export class MemoryAws {
   readonly ledger = new MemoryLedger();
   readonly invocations: Array<{ functionName: string; payload: any }> = [];
   readonly calls: Array<{ operation: Operation; input: unknown }> = [];
+  /** How long each call of an operation takes (on the options' clock). */
+  readonly latency: Partial<Record<Operation, number>> = {};
   private faults: Array<{ operation: Operation; error: string; left: number; when?: (input: any) => boolean }> = [];
 
-  constructor(options: MemoryAwsOptions) {
+  constructor(private readonly options: MemoryAwsOptions) {
     this.orgs = new MemoryOrganizations(options.managementAccountId);
   }
 
@@ -151,8 +156,10 @@ export class MemoryAws {
     this.faults.push({ operation, error, left: times, when });
   }
 
-  private call(operation: Operation, input: unknown): void {
+  private async call(operation: Operation, input: unknown): Promise<void> {
     this.calls.push({ operation, input });
+    const latency = this.latency[operation];
+    if (latency && this.options.clock) await this.options.clock.sleep(latency);
     const fault = this.faults.find(f => f.operation === operation && f.left > 0 && (!f.when || f.when(input)));
     if (fault) {
       fault.left--;
@@ -164,42 +171,42 @@ export class MemoryAws {
   io(): AwsIo {
     return {
       accountsOf: async parentId => {
-        this.call('ListAccountsForParent', { parentId });
+        await this.call('ListAccountsForParent', { parentId });
         return this.orgs.accountsOf(parentId);
       },
       ousOf: async parentId => {
-        this.call('ListOrganizationalUnitsForParent', { parentId });
+        await this.call('ListOrganizationalUnitsForParent', { parentId });
         return this.orgs.ousOf(parentId);
       },
       describeAccount: async accountId => {
-        this.call('DescribeAccount', { accountId });
+        await this.call('DescribeAccount', { accountId });
         return this.orgs.describeAccount(accountId);
       },
       stackInstances: async (stackSetName, callAs, region) => {
-        this.call('ListStackInstances', { stackSetName, callAs, region });
+        await this.call('ListStackInstances', { stackSetName, callAs, region });
         return this.cfn.list().filter(i => i.region === region).map(i => ({ ...i }));
       },
       ledgerScan: async () => {
-        this.call('Scan', {});
+        await this.call('Scan', {});
         return [...this.ledger.items.keys()].map(pk => this.ledger.get(pk)!);
       },
       ledgerGet: async (_table, pk) => {
-        this.call('GetItem', { pk });
+        await this.call('GetItem', { pk });
         return this.ledger.get(pk);
       },
       ledgerPut: async (_table, pk, data, expected) => {
-        this.call('PutItem', { pk, data, expected });
+        await this.call('PutItem', { pk, data, expected });
         const current = this.ledger.items.get(pk);
         if (expected !== undefined && (current?.version ?? 0) !== expected) return false;
         this.ledger.items.set(pk, { data: JSON.stringify(data), version: expected === undefined ? 0 : expected + 1 });
         return true;
       },
       ledgerDelete: async (_table, pk) => {
-        this.call('DeleteItem', { pk });
+        await this.call('DeleteItem', { pk });
         this.ledger.items.delete(pk);
       },
       invokeAsync: async (functionName, payload) => {
-        this.call('Invoke', { functionName });
+        await this.call('Invoke', { functionName });
         this.invocations.push({ functionName, payload: JSON.parse(JSON.stringify(payload)) });
       },
     };

@@ -56,16 +56,18 @@ export function propertiesOf(c: RegistrarConfig): RegistrarResourceProperties {
   return { Settings: d.settings, Targets: d.targets, ExternalId: d.externalId ?? '', Environment: JSON.stringify(envOf(c)) };
 }
 
+let reconfigurations = 0;
+
 /** Changes the settings as a deployment would record them. */
 export async function reconfigure(over: Partial<RegistrarConfig>, w: World = world): Promise<void> {
   w.config = { ...w.config, ...over };
-  await new Ledger(w.aws.io(), w.config.ledgerTable).recordDeployment(deploymentOf(w.config));
+  await new Ledger(w.aws.io(), w.config.ledgerTable).recordDeployment(deploymentOf(w.config), `reconfigure-${++reconfigurations}`, undefined);
 }
 
 export async function start(): Promise<World> {
   const clock = new VirtualClock();
   const emulator = new CloudcraftEmulator({ users: [{ key: API_KEY, id: 'owner', externalId: EXTERNAL_ID }], clock });
-  const aws = new MemoryAws({ managementAccountId: MANAGEMENT });
+  const aws = new MemoryAws({ managementAccountId: MANAGEMENT, clock });
   const ou = aws.orgs.addOu(aws.orgs.rootId, 'workloads');
   emulator.addRole(`arn:aws:iam::${MANAGEMENT}:role/cloudcraft`, { externalId: EXTERNAL_ID });
   const config: RegistrarConfig = {

@@ -150,10 +150,11 @@ export function sdkIo(): AwsIo {
     async ledgerPut(table, pk, data, expected) {
       const { sdk, client } = ddb();
       const version = expected === undefined ? 0 : expected + 1;
+      const text = JSON.stringify(data);
       try {
         await client.send(new sdk.PutItemCommand({
           TableName: table,
-          Item: { pk: { S: pk }, data: { S: JSON.stringify(data) }, v: { N: String(version) } },
+          Item: { pk: { S: pk }, data: { S: text }, v: { N: String(version) } },
           // Version 0 is an item that is not there (or was written without a version).
           ...(expected === undefined ? {} : {
             ConditionExpression: expected === 0 ? 'attribute_not_exists(v) OR v = :expected' : 'v = :expected',
@@ -162,8 +163,11 @@ export function sdkIo(): AwsIo {
         }));
         return true;
       } catch (err) {
-        if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-        throw err;
+        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+        // The SDK may have retried a write that succeeded but whose answer was lost: its retry then fails the
+        // condition. The item as this write made it is this write's success.
+        const out = await client.send(new sdk.GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }));
+        return out.Item?.data?.S === text && out.Item?.v?.N === String(version);
       }
     },
 

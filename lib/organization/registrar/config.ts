@@ -10,6 +10,9 @@ export interface Deployment {
   readonly settings: RegistrarSettings;
   readonly targets: string[];
   readonly externalId?: string;
+  /** The CloudFormation requests recorded lately, and when the last was made: a late or repeated delivery is not. */
+  readonly requestIds?: string[];
+  readonly requestedAt?: number;
 }
 
 /** Everything a run needs. */
@@ -66,7 +69,13 @@ export function configOf(env: RegistrarEnvironment, deployment: Deployment): Reg
 }
 
 function parseSettings(value: unknown): RegistrarSettings {
-  const s = value as RegistrarSettings;
+  // An empty object may not survive CloudFormation's handling of properties (not documented): absent is empty.
+  const given = value as Partial<RegistrarSettings>;
+  const s = {
+    ...given,
+    access: given?.access ?? {},
+    naming: given?.naming ? { ...given.naming, names: given.naming.names ?? {} } : given?.naming,
+  } as RegistrarSettings;
   const missing = (['callAs', 'homeRegion', 'role', 'naming', 'access', 'graceMs'] as const).filter(k => s?.[k] === undefined || s[k] === null);
   if (missing.length > 0) throw new ConfigError(`Settings lacks ${missing.join(', ')}`);
   if (s.callAs !== 'SELF' && s.callAs !== 'DELEGATED_ADMIN') throw new ConfigError(`callAs ${String(s.callAs)} is not SELF or DELEGATED_ADMIN`);

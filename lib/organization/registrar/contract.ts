@@ -65,9 +65,10 @@ export interface RegistrarSettings {
  * The most bytes the resource's properties may take. CloudFormation sends an Update with the new properties and the
  * old ones; Lambda takes 1 MB for an asynchronous invocation today (API reference, Invoke:
  * https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html) and took 256 KB before (still the figure of
- * InvokeAsync): twice this, and the event's other fields (about 2 KB), fit in 256 KB. Checked at synth.
+ * InvokeAsync, and CloudFormation's events met it): twice this, and the event's other fields (its pre-signed
+ * ResponseURL, about 1.5 KB, and the rest), fit in 262,144 bytes. Checked at synth.
  */
-export const MAX_PROPERTIES_BYTES = 128_000;
+export const MAX_PROPERTIES_BYTES = 125_000;
 /** Lambda's limit for all environment variables of a function together (keys and values). Checked at synth. */
 export const MAX_ENVIRONMENT_BYTES = 4_096;
 

@@ -68,6 +68,19 @@ function accountOnly(err: unknown): err is CloudcraftError {
   return o?.kind === 'response' && o.status >= 400 && o.status < 500 && o.status !== 401 && o.status !== 403 && o.status !== 429 && o.status !== 408;
 }
 
+/**
+ * Errors of a request that names one registration (PUT or DELETE of its ID) that concern it only: a refusal (4xx),
+ * 403 included (one made under another Cloudcraft user may not be this key's to change), while the key works (the
+ * list was read with it). A second 403 of the same execution is the key's, as 403 means for a POST.
+ */
+function refusedForOne(err: unknown, ctx: ExecutionContext): err is CloudcraftError {
+  if (accountOnly(err)) return true;
+  const o = err instanceof CloudcraftError && !err.details.deadline ? err.details.outcome : undefined;
+  if (!(o?.kind === 'response' && o.status === 403)) return false;
+  ctx.forbidden.count++;
+  return ctx.forbidden.count <= 1;
+}
+
 export interface ExecutionContext {
   readonly client: CloudcraftClient;
   readonly ledger: Ledger;
@@ -82,6 +95,8 @@ export interface ExecutionContext {
   /** The external ID of the key's user. */
   readonly externalId?: string;
   readonly verificationRegion?: string;
+  /** 403s answered to requests naming one registration, in this run. */
+  readonly forbidden: { count: number };
 }
 
 /** Carries out `actions` in order; stops at the first error that is not one account's. */
@@ -157,7 +172,7 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
           reason: `Cloudcraft's account list (GET /aws/account) left out the registration ${cloudcraftId} of account ${account.accountId}, which exists (its PUT was answered): the list is not complete, so nothing that rests on an absence from it was done in this run. The next run tries again.`,
         };
       } catch (err) {
-        if (!accountOnly(err)) throw err;
+        if (!refusedForOne(err, ctx)) throw err;
         failures.set(account.accountId, err.reason);
         log('warn', 'an owned registration missing from the list could not be confirmed', { accountId: account.accountId, cloudcraftId, reason: err.reason });
         return undefined;
@@ -216,7 +231,7 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
           seen.delete(action.cloudcraftId);
         }
       } catch (err) {
-        if (!accountOnly(err)) throw err;
+        if (!refusedForOne(err, ctx)) throw err;
         failures.set(action.account.accountId, err.reason);
         log('warn', 'update refused', { accountId: action.account.accountId, reason: err.reason });
       }
@@ -229,16 +244,24 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
         log('warn', 'removed a registration made under another Cloudcraft user', { accountId: action.accountId, cloudcraftId: action.cloudcraftId, why: action.why });
       } catch (err) {
         // Another user's registration may not be ours to remove (403): it stays, reported; the account is registered anew.
-        const o = err instanceof CloudcraftError ? err.details.outcome : undefined;
-        if (!(o?.kind === 'response' && o.status === 403) && !accountOnly(err)) throw err;
-        log('warn', 'a registration made under another Cloudcraft user stays in Cloudcraft: remove it there', { accountId: action.accountId, cloudcraftId: action.cloudcraftId, reason: (err as CloudcraftError).reason });
+        if (!refusedForOne(err, ctx)) throw err;
+        log('warn', 'a registration made under another Cloudcraft user stays in Cloudcraft: remove it there', { accountId: action.accountId, cloudcraftId: action.cloudcraftId, reason: err.reason });
       }
       seen.delete(action.cloudcraftId);
       return undefined;
     }
     case 'remove-extra':
     case 'deregister': {
-      const result = await client.remove(action.cloudcraftId);
+      let result: 'removed' | 'gone';
+      try {
+        result = await client.remove(action.cloudcraftId);
+      } catch (err) {
+        // Refused for this one: it stays owned (tried again by the next run), and the others go on.
+        if (!refusedForOne(err, ctx)) throw err;
+        failures.set(action.accountId, err.reason);
+        log('warn', 'deregistration refused', { accountId: action.accountId, cloudcraftId: action.cloudcraftId, reason: err.reason });
+        return undefined;
+      }
       seen.delete(action.cloudcraftId);
       counts.progress++;
       counts.removed++;
@@ -251,6 +274,14 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
       return undefined;
     }
   }
+}
+
+/** Errors after which no POST of a call can have registered: a refusal answered by Cloudcraft, the deadline, the lease. */
+function certainlyNotRegistered(err: unknown): boolean {
+  if (err instanceof LeaseLost) return true;
+  if (!(err instanceof CloudcraftError)) return false;
+  const o = err.details.outcome;
+  return err.details.deadline === true || (o?.kind === 'response' && o.status >= 400 && o.status < 500 && o.status !== 408);
 }
 
 async function register(account: DesiredAccount, previous: LedgerEntry | undefined, ctx: ExecutionContext, counts: Counts): Promise<void> {
@@ -272,9 +303,10 @@ async function register(account: DesiredAccount, previous: LedgerEntry | undefin
     try {
       result = await client.register(registrationBody(account, region), { roleArn: account.roleArn, region }, onSend);
     } catch (err) {
-      // Every POST this call sent was answered, and none may have registered (an answer that may have stops the call
-      // and comes back as `ambiguous`): the write-ahead record of them is undone.
-      if (postedAt !== undefined) {
+      // A refusal, the deadline or the lease lost: no POST of this call registered anything (an answer that may have
+      // ends the call as `ambiguous`), and the write-ahead record of them is undone. Any other error (the ledger or
+      // the pacing record failing after an answer) leaves it: an unconfirmed POST is the state that loses nothing.
+      if (postedAt !== undefined && certainlyNotRegistered(err)) {
         if (previous) await write(ctx, previous);
         else await forget(ctx, account.accountId);
       }

@@ -18,7 +18,7 @@ import { ConfigError, parseDeployment, parseEnvironment } from './config';
 import { ENVIRONMENT_VARIABLE, RegistrarEnvironment } from './contract';
 import { emptySummary, RunSummary } from './metrics';
 import { isFinal, Invocation, RunDeps } from './run';
-import { Continuation, covered, deleteWindowEnd, Trigger, triggerOf } from './trigger';
+import { Continuation, covered, deleteWindowEnd, requestTime, Trigger, triggerOf } from './trigger';
 import { SecretReader, sdkSecretReader } from '../../runtime/api-key';
 import { Clock, systemClock } from '../../runtime/clock';
 import { Log } from '../../runtime/cloudcraft';
@@ -64,167 +64,210 @@ export function createRegistrar(partial: Partial<RegistrarDeps> = {}) {
     random: Math.random,
     ...partial,
   };
-  return async (event: unknown, context: LambdaContext): Promise<RunSummary> => {
-    const redactor = new Redactor();
-    const trigger = triggerOf(event);
-    const log = makeLog(deps.sink, redactor, { component: 'registrar', trigger: trigger.kind });
-    const now = deps.clock.now();
-    const end = now + context.getRemainingTimeInMillis() - 500;
-    const respond = (cfn: CfnEvent, result: CfnResult) => respondTo(deps, cfn, result, log, redactor, end);
-    const cfn = 'event' in trigger ? trigger.event : undefined;
-
-    let env: RegistrarEnvironment;
-    try {
-      env = deps.environment ?? parseEnvironment(process.env[ENVIRONMENT_VARIABLE]);
-    } catch (err) {
-      const reason = `cdk-cloudcraft registrar: cannot read its configuration (${(err as Error).message}).`;
-      log('error', reason);
-      if (cfn) await respond(cfn, { status: 'FAILED', physicalId: cfn.PhysicalResourceId ?? 'cloudcraft-registrar', reason });
-      return emptySummary(trigger.kind, { error: reason });
-    }
-    if (cfn && cfn.StackId !== env.stackId) {
-      // Only its own stack deploys it: an event of another stack is an accident, or someone's forgery.
-      const reason = `This registrar belongs to the stack ${env.stackId}, not to ${String(cfn.StackId)}: the event is refused.`;
-      log('error', 'event of another stack refused', { stackId: cfn.StackId, requestType: cfn.RequestType });
-      await respond(cfn, { status: 'FAILED', physicalId: cfn.PhysicalResourceId ?? 'cloudcraft-registrar', reason });
-      return emptySummary(trigger.kind, { error: reason });
-    }
-    const physicalId = `cloudcraft-registrar:${env.stackSetName}`;
-    let deadlineAt = end + 500 - RESERVE_MS;
-    // A stack Delete works within CloudFormation's window, not only the function's.
-    const until = trigger.kind === 'delete' ? trigger.until ?? deleteWindowEnd(trigger.event, now) : Infinity;
-    deadlineAt = Math.min(deadlineAt, until - RESERVE_MS);
-    const owner = `${context.awsRequestId ?? 'local'}:${Math.floor(deps.random() * 1e9).toString(36)}`;
-    const invocation = new Invocation(deps as RunDeps, env, log, redactor, deadlineAt, owner);
-    const functionName = context.functionName;
-    const continueIn = async (payload: Continuation): Promise<boolean> => {
-      if (!functionName) return false;
-      try {
-        await deps.io.invokeAsync(functionName, payload);
-        log('info', 'continues in a new invocation', { ...payload, event: undefined });
-        return true;
-      } catch (err) {
-        log('warn', 'cannot continue in a new invocation', { error: (err as Error)?.name });
-        return false;
-      }
-    };
-
-    switch (trigger.kind) {
-      case 'iam-parameters': {
-        const result: CfnResult = await (async () => {
-          const id = 'cloudcraft-iam-parameters';
-          if (trigger.event.RequestType === 'Delete') return { status: 'SUCCESS', physicalId: trigger.event.PhysicalResourceId ?? id };
-          try {
-            const { accountId, externalId } = await invocation.iamParameters();
-            return { status: 'SUCCESS', physicalId: id, data: { AccountId: accountId, ExternalId: externalId } };
-          } catch (err) {
-            return { status: 'FAILED', physicalId: trigger.event.PhysicalResourceId ?? id, reason: (err as { reason?: string }).reason ?? String((err as Error)?.message ?? err) };
-          }
-        })();
-        await respond(trigger.event, result);
-        return emptySummary('iam-parameters', { calls: invocation.calls, complete: result.status === 'SUCCESS' });
-      }
-      case 'deploy':
-        return deploy(trigger.event);
-      case 'delete':
-        return remove(trigger);
-      case 'instance-event': {
-        const run = await invocation.ledger.runRecord().catch(() => ({ startedAt: undefined }));
-        if (covered(run.startedAt, trigger.time)) {
-          log('info', 'skipped: covered by a later run');
-          return emptySummary(trigger.kind, { skipped: 'covered by a later run' });
-        }
-        return reconcile(trigger, false, 0);
-      }
-      case 'continue':
-        return reconcile(trigger, trigger.force, trigger.depth);
-      case 'schedule':
-        return reconcile(trigger, false, 0);
-    }
-
-    /** A run, and what comes after it: one more run when asked for meanwhile, or a continuation of unfinished work. */
-    async function reconcile(t: Trigger, force: boolean, depth: number): Promise<RunSummary> {
-      const { summary, rerun } = await invocation.reconcile(t.kind, force);
-      const unfinished = !summary.complete && !summary.skipped && (summary.pending > 0 || summary.stop !== undefined);
-      if (rerun) {
-        // Asked for while this run held the lease (a deployment, a stack-instance event): a new invocation, with the
-        // configuration as it is now.
-        await continueIn({ cdkCloudcraft: 'continue', depth: 0, force: rerun.force });
-      } else if (unfinished && !isFinal(summary.stop)) {
-        if (summary.progress === 0) {
-          log('info', 'not continued: this run made no progress (the schedule takes it up)', { stop: summary.stop });
-        } else if (depth >= MAX_CONTINUATIONS) {
-          log('warn', 'not continued: the limit of continuations is reached (the schedule takes it up)', { depth });
-        } else {
-          await continueIn({ cdkCloudcraft: 'continue', depth: depth + 1, force });
-        }
-      }
-      return summary;
-    }
-
-    /** Create or Update: the settings are recorded and CloudFormation answered before anything else. */
-    async function deploy(e: CfnEvent): Promise<RunSummary> {
-      let deployment;
-      try {
-        deployment = parseDeployment(e.ResourceProperties);
-      } catch (err) {
-        const reason = `cdk-cloudcraft registrar: the deployment's settings are not valid (${err instanceof ConfigError ? err.message : String(err)}).`;
-        log('error', reason);
-        await respond(e, { status: 'FAILED', physicalId: e.PhysicalResourceId ?? physicalId, reason });
-        return emptySummary('deploy', { error: reason });
-      }
-      try {
-        if ((await invocation.ledger.lease()).deletedAt !== undefined) {
-          // A stale delivery after the stack's Delete: recording it would make runs register everything again.
-          log('warn', 'deployment after the Delete: ignored');
-          await respond(e, { status: 'SUCCESS', physicalId, reason: 'The stack deleted this registrar: nothing done.' });
-          return emptySummary('deploy', { skipped: 'deleted' });
-        }
-        await invocation.ledger.recordDeployment(deployment);
-      } catch (err) {
-        const reason = `cdk-cloudcraft registrar: cannot write its ledger table ${env.ledgerTable} (${(err as Error)?.name ?? err}).`;
-        log('error', reason);
-        await respond(e, { status: 'FAILED', physicalId: e.PhysicalResourceId ?? physicalId, reason });
-        return emptySummary('deploy', { error: reason });
-      }
-      await respond(e, { status: 'SUCCESS', physicalId, data: { LedgerTable: env.ledgerTable } });
-      return reconcile(trigger, true, 0);
-    }
-
-    /** The stack's Delete: everything the ledger owns is removed, within CloudFormation's window. */
-    async function remove(t: Extract<Trigger, { kind: 'delete' }>): Promise<RunSummary> {
-      if (t.event.PhysicalResourceId !== physicalId) {
-        // The Delete of a replaced resource (the StackSet renamed, or the rollback of such a rename): the ledger and its
-        // registrations belong to the resource that replaced it. Removing them would change every account's ID in
-        // Cloudcraft, and with it every diagram that uses them.
-        log('info', 'delete of a replaced resource: nothing removed', { physicalId: t.event.PhysicalResourceId, current: physicalId });
-        await respond(t.event, { status: 'SUCCESS', physicalId: t.event.PhysicalResourceId ?? physicalId, reason: `Replaced by ${physicalId}: its registrations stay in Cloudcraft, owned by the replacement.` });
-        return emptySummary('delete', { complete: true, skipped: 'replaced' });
-      }
-      const { summary, stop, left, spent } = await invocation.removeAll(until, t.until === undefined);
-      const removed = (t.removed ?? 0) + summary.removed;
-      invocation.report(summary, false);
-      // Stopped before the end, having used its time: continued in a new invocation while CloudFormation's window
-      // leaves time, which answers in the end.
-      if (stop && !isFinal(stop.kind) && left > 0 && spent && until - deps.clock.now() > 5 * 60_000) {
-        if (await continueIn({ cdkCloudcraft: 'delete', event: t.event, until, removed })) return summary;
-      }
-      // A Delete never fails: a FAILED answer would only leave the stack in DELETE_FAILED. What is left stays listed in
-      // the ledger table, which the stack keeps (unless ledgerRemovalPolicy is DESTROY).
-      const reason = left === 0
-        ? `Removed ${removed} registrations from Cloudcraft.`
-        : `Removed ${removed} registrations; ${left < 0 ? 'others' : left} remain in Cloudcraft, listed in the ledger table ${env.ledgerTable}.${stop ? ` ${stop.reason}` : ''}`;
-      await respond(t.event, { status: 'SUCCESS', physicalId, reason });
-      return summary;
-    }
-  };
+  return (event: unknown, context: LambdaContext): Promise<RunSummary> => new Handling(deps, triggerOf(event), context).handle();
 }
 
 export const handler = createRegistrar();
 
-/** Answers CloudFormation; on 5xx or network errors, tries again until `until` (the function's end). */
-async function respondTo(deps: RegistrarDeps, event: CfnEvent, result: CfnResult, log: Log, redactor: Redactor, until: number): Promise<void> {
-  const ok = await answer(event, answerBody(event, result, t => redactor.redact(t)), deps.clock, deps.transport,
-    (attempt, why) => log('warn', 'answer to CloudFormation failed', { attempt, why }), until);
-  log(ok ? 'info' : 'error', ok ? 'answered CloudFormation' : 'could not answer CloudFormation', { status: result.status, reason: result.reason });
+/** One invocation: what its trigger asks, and what comes after (an answer to CloudFormation, a continuation). */
+class Handling {
+  private readonly redactor = new Redactor();
+  private readonly log: Log;
+  private readonly started: number;
+  /** The function's end, less what an answer needs. */
+  private readonly end: number;
+  private readonly cfn?: CfnEvent;
+  private answered = false;
+
+  constructor(private readonly deps: RegistrarDeps, private readonly trigger: Trigger, private readonly context: LambdaContext) {
+    this.log = makeLog(deps.sink, this.redactor, { component: 'registrar', trigger: trigger.kind });
+    this.started = deps.clock.now();
+    this.end = this.started + context.getRemainingTimeInMillis() - 500;
+    this.cfn = 'event' in trigger ? trigger.event : undefined;
+  }
+
+  /** Never throws: Lambda's retry would deliver the same event again (a deployment's settings over newer ones). */
+  async handle(): Promise<RunSummary> {
+    try {
+      return await this.dispatch();
+    } catch (err) {
+      const reason = `cdk-cloudcraft registrar: ${(err as Error)?.name ?? 'Error'}: ${String((err as Error)?.message ?? err).slice(0, 300)}`;
+      this.log('error', 'invocation failed', { error: reason });
+      // A CloudFormation event not answered yet is answered (a Delete never fails).
+      if (this.cfn && !this.answered) {
+        await this.respond(this.cfn, { status: this.cfn.RequestType === 'Delete' ? 'SUCCESS' : 'FAILED', physicalId: this.cfn.PhysicalResourceId ?? 'cloudcraft-registrar', reason });
+      }
+      return emptySummary(this.trigger.kind, { error: reason });
+    }
+  }
+
+  private async dispatch(): Promise<RunSummary> {
+    const { trigger, cfn } = this;
+    let env: RegistrarEnvironment;
+    try {
+      env = this.deps.environment ?? parseEnvironment(process.env[ENVIRONMENT_VARIABLE]);
+    } catch (err) {
+      return this.refuse(`cdk-cloudcraft registrar: cannot read its configuration (${(err as Error).message}).`);
+    }
+    if (cfn && cfn.StackId !== env.stackId) {
+      // Only its own stack deploys it: an event of another stack is an accident, or someone's forgery.
+      this.log('error', 'event of another stack refused', { stackId: cfn.StackId, requestType: cfn.RequestType });
+      return this.refuse(`This registrar belongs to the stack ${env.stackId}, not to ${String(cfn.StackId)}: the event is refused.`);
+    }
+    // A stack Delete works within CloudFormation's window, not only the function's.
+    const until = trigger.kind === 'delete' ? trigger.until ?? deleteWindowEnd(trigger.event, this.started) : Infinity;
+    const deadlineAt = Math.min(this.end + 500 - RESERVE_MS, until - RESERVE_MS);
+    const owner = `${this.context.awsRequestId ?? 'local'}:${Math.floor(this.deps.random() * 1e9).toString(36)}`;
+    const invocation = new Invocation(this.deps as RunDeps, env, this.log, this.redactor, deadlineAt, owner);
+    switch (trigger.kind) {
+      case 'iam-parameters':
+        return this.iamParameters(trigger.event, invocation);
+      case 'deploy':
+        return this.deploy(trigger.event, env, invocation);
+      case 'delete':
+        return this.remove(trigger, env, invocation, until);
+      case 'instance-event': {
+        const run = await invocation.ledger.runRecord().catch(() => ({ startedAt: undefined }));
+        if (covered(run.startedAt, trigger.time)) {
+          this.log('info', 'skipped: covered by a later run');
+          return emptySummary(trigger.kind, { skipped: 'covered by a later run' });
+        }
+        return this.reconcile(invocation, false, 0);
+      }
+      case 'continue':
+        return this.reconcile(invocation, trigger.force, trigger.depth);
+      case 'schedule':
+        return this.reconcile(invocation, false, 0);
+    }
+  }
+
+  /** Nothing done: the reason logged, and a CloudFormation event answered FAILED with it. */
+  private async refuse(reason: string): Promise<RunSummary> {
+    this.log('error', reason);
+    if (this.cfn) await this.respond(this.cfn, { status: 'FAILED', physicalId: this.cfn.PhysicalResourceId ?? 'cloudcraft-registrar', reason });
+    return emptySummary(this.trigger.kind, { error: reason });
+  }
+
+  private async respond(event: CfnEvent, result: CfnResult): Promise<void> {
+    this.answered = true;
+    const ok = await answer(event, answerBody(event, result, t => this.redactor.redact(t)), this.deps.clock, this.deps.transport,
+      (attempt, why) => this.log('warn', 'answer to CloudFormation failed', { attempt, why }), this.end);
+    this.log(ok ? 'info' : 'error', ok ? 'answered CloudFormation' : 'could not answer CloudFormation', { status: result.status, reason: result.reason });
+  }
+
+  /** The one way the registrar continues: an asynchronous invocation of itself. */
+  private async continueIn(payload: Continuation): Promise<boolean> {
+    const functionName = this.context.functionName;
+    if (!functionName) return false;
+    try {
+      await this.deps.io.invokeAsync(functionName, payload);
+      this.log('info', 'continues in a new invocation', { ...payload, event: undefined });
+      return true;
+    } catch (err) {
+      this.log('warn', 'cannot continue in a new invocation', { error: (err as Error)?.name });
+      return false;
+    }
+  }
+
+  /** The IAM parameters resource: the key owner's external ID and Cloudcraft's AWS account. */
+  private async iamParameters(event: CfnEvent, invocation: Invocation): Promise<RunSummary> {
+    const id = 'cloudcraft-iam-parameters';
+    let result: CfnResult;
+    if (event.RequestType === 'Delete') {
+      result = { status: 'SUCCESS', physicalId: event.PhysicalResourceId ?? id };
+    } else {
+      try {
+        const { accountId, externalId } = await invocation.iamParameters();
+        result = { status: 'SUCCESS', physicalId: id, data: { AccountId: accountId, ExternalId: externalId } };
+      } catch (err) {
+        result = { status: 'FAILED', physicalId: event.PhysicalResourceId ?? id, reason: (err as { reason?: string }).reason ?? String((err as Error)?.message ?? err) };
+      }
+    }
+    await this.respond(event, result);
+    return emptySummary('iam-parameters', { calls: invocation.calls, complete: result.status === 'SUCCESS' });
+  }
+
+  /** A run, and what comes after it: one more run when asked for meanwhile, or a continuation of unfinished work. */
+  private async reconcile(invocation: Invocation, force: boolean, depth: number): Promise<RunSummary> {
+    const { summary, rerun } = await invocation.reconcile(this.trigger.kind, force);
+    const unfinished = !summary.complete && !summary.skipped && (summary.pending > 0 || summary.stop !== undefined);
+    // Every invocation the registrar sends itself counts in one chain, whatever its reason: MAX_CONTINUATIONS bounds it.
+    const next = depth + 1;
+    if (rerun) {
+      // Asked for while this run held the lease (a deployment, a stack-instance event): a new invocation, with the
+      // configuration as it is now.
+      if (next > MAX_CONTINUATIONS) this.log('warn', 'not run again: the limit of continuations is reached (the schedule takes it up)', { depth });
+      else await this.continueIn({ cdkCloudcraft: 'continue', depth: next, force: rerun.force || force });
+    } else if (unfinished && !isFinal(summary.stop)) {
+      if (summary.progress === 0) {
+        this.log('info', 'not continued: this run made no progress (the schedule takes it up)', { stop: summary.stop });
+      } else if (next > MAX_CONTINUATIONS) {
+        this.log('warn', 'not continued: the limit of continuations is reached (the schedule takes it up)', { depth });
+      } else {
+        await this.continueIn({ cdkCloudcraft: 'continue', depth: next, force });
+      }
+    }
+    return summary;
+  }
+
+  /** Create or Update: the settings are recorded and CloudFormation answered before anything else. */
+  private async deploy(e: CfnEvent, env: RegistrarEnvironment, invocation: Invocation): Promise<RunSummary> {
+    const physicalId = physicalIdOf(env);
+    let deployment;
+    try {
+      deployment = parseDeployment(e.ResourceProperties);
+    } catch (err) {
+      return this.refuse(`cdk-cloudcraft registrar: the deployment's settings are not valid (${err instanceof ConfigError ? err.message : String(err)}).`);
+    }
+    try {
+      if ((await invocation.ledger.lease()).deletedAt !== undefined) {
+        // A stale delivery after the stack's Delete: recording it would make runs register everything again.
+        this.log('warn', 'deployment after the Delete: ignored');
+        await this.respond(e, { status: 'SUCCESS', physicalId, reason: 'The stack deleted this registrar: nothing done.' });
+        return emptySummary('deploy', { skipped: 'deleted' });
+      }
+      if (await invocation.ledger.recordDeployment(deployment, e.RequestId, requestTime(e)) === 'stale') {
+        // The same request delivered again (Lambda's retry, CloudFormation's), or an older one late: newer settings stand.
+        this.log('warn', 'a deployment request already recorded, or older than the one recorded: not recorded again', { requestId: e.RequestId });
+        await this.respond(e, { status: 'SUCCESS', physicalId });
+        return emptySummary('deploy', { skipped: 'request already recorded' });
+      }
+    } catch (err) {
+      return this.refuse(`cdk-cloudcraft registrar: cannot write its ledger table ${env.ledgerTable} (${(err as Error)?.name ?? err}).`);
+    }
+    await this.respond(e, { status: 'SUCCESS', physicalId, data: { LedgerTable: env.ledgerTable } });
+    return this.reconcile(invocation, true, 0);
+  }
+
+  /** The stack's Delete: everything the ledger owns is removed, within CloudFormation's window. */
+  private async remove(t: Extract<Trigger, { kind: 'delete' }>, env: RegistrarEnvironment, invocation: Invocation, until: number): Promise<RunSummary> {
+    const physicalId = physicalIdOf(env);
+    if (t.event.PhysicalResourceId !== physicalId) {
+      // The Delete of a replaced resource (the StackSet renamed, or the rollback of such a rename): the ledger and its
+      // registrations belong to the resource that replaced it. Removing them would change every account's ID in
+      // Cloudcraft, and with it every diagram that uses them.
+      this.log('info', 'delete of a replaced resource: nothing removed', { physicalId: t.event.PhysicalResourceId, current: physicalId });
+      const reason = `Replaced by ${physicalId}: its registrations stay in Cloudcraft, owned by the replacement.`;
+      await this.respond(t.event, { status: 'SUCCESS', physicalId: t.event.PhysicalResourceId ?? physicalId, reason });
+      return emptySummary('delete', { complete: true, skipped: 'replaced' });
+    }
+    const { summary, stop, left, spent } = await invocation.removeAll(until);
+    const removed = (t.removed ?? 0) + summary.removed;
+    invocation.report(summary, false);
+    // Stopped before the end, having used its time: continued in a new invocation while CloudFormation's window
+    // leaves time, which answers in the end.
+    if (stop && !isFinal(stop.kind) && left > 0 && spent && until - this.deps.clock.now() > 5 * 60_000) {
+      if (await this.continueIn({ cdkCloudcraft: 'delete', event: t.event, until, removed })) return summary;
+    }
+    // A Delete never fails: a FAILED answer would only leave the stack in DELETE_FAILED. What is left stays listed in
+    // the ledger table, which the stack keeps (unless ledgerRemovalPolicy is DESTROY).
+    const remain = `${left < 0 ? 'others' : left} remain in Cloudcraft, listed in the ledger table ${env.ledgerTable}.${stop ? ` ${stop.reason}` : ''}`;
+    const reason = left === 0 ? `Removed ${removed} registrations from Cloudcraft.` : `Removed ${removed} registrations; ${remain}`;
+    await this.respond(t.event, { status: 'SUCCESS', physicalId, reason });
+    return summary;
+  }
+}
+
+function physicalIdOf(env: RegistrarEnvironment): string {
+  return `cloudcraft-registrar:${env.stackSetName}`;
 }

@@ -5,7 +5,7 @@
  */
 import { AwsIo, StoredItem } from './aws';
 import { Deployment, isDeployment } from './config';
-import { ask, keep, LeaseRecord, LeaseRole, letGo, markDeleted, take, TakeResult } from './lease';
+import { askedSince, keep, LeaseRecord, LeaseRole, letGo, markDeleted, RunRequest, take, TakeResult } from './lease';
 import { LedgerEntry } from './reconcile';
 import { Clock } from '../../runtime/clock';
 import { PacerState } from '../../runtime/pacer';
@@ -16,6 +16,9 @@ const DEPLOYMENT = 'meta#config';
 const LEASE = 'meta#lease';
 const PACER = 'meta#pacer';
 const RUN = 'meta#run';
+/** Runs asked for while the lease was held: any, and a deployment's (refusal back-off ignored). */
+const REQUEST = 'meta#request';
+const FORCED_REQUEST = 'meta#request-forced';
 
 /** What the last finished run left for the next ones. */
 export interface RunRecord {
@@ -67,13 +70,19 @@ export class Ledger {
     return { entries, deployment, run, empty: items.length === 0 };
   }
 
+  /** Records a deployment, unless the request was recorded already or is older than the one recorded (a late delivery). */
+  async recordDeployment(deployment: Deployment, requestId: string, requestedAt: number | undefined): Promise<'recorded' | 'stale'> {
+    const current = await this.deployment();
+    if (current?.requestIds?.includes(requestId)) return 'stale';
+    if (requestedAt !== undefined && current?.requestedAt !== undefined && requestedAt < current.requestedAt) return 'stale';
+    const requestIds = [...(current?.requestIds ?? []), requestId].slice(-20);
+    await this.io.ledgerPut(this.table, DEPLOYMENT, { ...deployment, requestIds, requestedAt: requestedAt ?? current?.requestedAt });
+    return 'recorded';
+  }
+
   async deployment(): Promise<Deployment | undefined> {
     const item = await this.io.ledgerGet(this.table, DEPLOYMENT);
     return isDeployment(item?.data) ? item.data : undefined;
-  }
-
-  async recordDeployment(deployment: Deployment): Promise<void> {
-    await this.io.ledgerPut(this.table, DEPLOYMENT, deployment);
   }
 
   async runRecord(): Promise<RunRecord> {
@@ -95,6 +104,18 @@ export class Ledger {
 
   async lease(): Promise<LeaseRecord> {
     return ((await this.io.ledgerGet(this.table, LEASE))?.data as LeaseRecord | undefined) ?? {};
+  }
+
+  /** Asks for one more run: a plain write of its own item (no compare-and-swap, so no contention). */
+  async request(now: number, force: boolean): Promise<void> {
+    const request: RunRequest = { at: now };
+    await this.io.ledgerPut(this.table, REQUEST, request);
+    if (force) await this.io.ledgerPut(this.table, FORCED_REQUEST, request);
+  }
+
+  async requests(): Promise<{ any?: RunRequest; forced?: RunRequest }> {
+    const [any, forced] = await Promise.all([this.io.ledgerGet(this.table, REQUEST), this.io.ledgerGet(this.table, FORCED_REQUEST)]);
+    return { any: any?.data as RunRequest | undefined, forced: forced?.data as RunRequest | undefined };
   }
 
   /**
@@ -130,6 +151,7 @@ export class Ledger {
 /** The lease as one invocation holds it. */
 export class Lease {
   private held = false;
+  private takenAt?: number;
 
   constructor(private readonly ledger: Ledger, readonly owner: string, private readonly clock: Clock, private readonly role: LeaseRole) {}
 
@@ -138,41 +160,53 @@ export class Lease {
       const outcome = take(record, this.owner, this.clock.now(), this.role);
       return { next: outcome.kind === 'taken' ? outcome.record : undefined, result: outcome };
     });
-    this.held = result.kind === 'taken';
+    if (result.kind === 'taken') {
+      this.held = true;
+      this.takenAt = result.record.takenAt;
+    }
     return result;
   }
 
   /** Asks the holder for one more run (a deployment's: `force`). */
   async ask(force: boolean): Promise<void> {
-    await this.ledger.updateLease(record => ({ next: ask(record, this.clock.now(), force), result: undefined }));
+    await this.ledger.request(this.clock.now(), force);
   }
 
   /** Marks the stack's Delete: runs stop at their next request, and do nothing from then on. */
   async markDeleted(): Promise<void> {
-    await this.ledger.updateLease(record => ({ next: markDeleted(record, this.clock.now()), result: undefined }));
+    await this.ledger.updateLease(record => ({
+      next: record.deletedAt !== undefined ? undefined : markDeleted(record, this.clock.now()),
+      result: undefined,
+    }));
   }
 
-  /** Keeps the lease for another while; throws `LeaseLost` when it is not this invocation's any more. */
+  /**
+   * Keeps the lease for another while; throws `LeaseLost` when it is not this invocation's any more. When the stack's
+   * Delete came, the lease is let go on the way, so that the Delete can take it at once.
+   */
   async keep(): Promise<void> {
     const kept = await this.ledger.updateLease(record => {
-      const next = keep(record, this.owner, this.clock.now(), this.role);
-      return { next, result: next !== undefined ? { ok: true } : { ok: false, deleted: record.deletedAt !== undefined } };
+      const outcome = keep(record, this.owner, this.clock.now(), this.role);
+      return { next: outcome.kind === 'taken' ? undefined : outcome.record, result: outcome.kind };
     });
-    if (!kept.ok) {
+    if (kept !== 'kept') {
       this.held = false;
-      throw new LeaseLost(kept.deleted === true);
+      throw new LeaseLost(kept === 'deleted');
     }
   }
 
-  /** Lets go of the lease; says whether a run was asked for meanwhile. Never throws (the lease lapses anyway). */
+  /**
+   * Lets go of the lease; says whether a run was asked for since it was taken (and whether a deployment asked). Never
+   * throws (a lease not let go lapses anyway).
+   */
   async letGo(): Promise<{ rerun: boolean; force: boolean }> {
     if (!this.held) return { rerun: false, force: false };
     this.held = false;
     try {
-      return await this.ledger.updateLease(record => {
-        const out = letGo(record, this.owner);
-        return { next: record.owner === this.owner ? out.record : undefined, result: { rerun: out.rerun, force: out.force } };
-      });
+      await this.ledger.updateLease(record => ({ next: record.owner === this.owner ? letGo(record, this.owner) : undefined, result: undefined }));
+      // Read after letting go: a request written after this read finds the lease free, and its invocation runs.
+      const { any, forced } = await this.ledger.requests();
+      return { rerun: askedSince(any, this.takenAt), force: askedSince(forced, this.takenAt) };
     } catch {
       return { rerun: false, force: false };
     }

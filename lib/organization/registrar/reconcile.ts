@@ -75,6 +75,11 @@ export interface PlanInput {
   readonly confirmedGone?: ReadonlySet<string>;
   /** Whether the desired set is known whole: false when a read failed, and then nothing is deregistered. @default true */
   readonly complete?: boolean;
+  /**
+   * When the run making this plan started: an account marked gone by this run (on its one read of AWS) is deregistered
+   * by a later run only, after a read of its own, whatever the grace period. @default - no such rule
+   */
+  readonly runStartedAt?: number;
 }
 
 export type Action =
@@ -325,7 +330,7 @@ export function plan(input: PlanInput): Action[] {
       actions.push({ kind: 'mark-gone', accountId: entry.accountId });
       continue;
     }
-    if (input.now - entry.goneSince < input.graceMs) {
+    if (input.now - entry.goneSince < input.graceMs || (input.runStartedAt !== undefined && entry.goneSince >= input.runStartedAt)) {
       actions.push({ kind: 'wait', accountId: entry.accountId, why: `no longer desired since ${new Date(entry.goneSince).toISOString()}; deregistered after the grace period` });
       continue;
     }

@@ -80,7 +80,7 @@ export class Invocation {
       keySource: describeKeySource(this.env.apiKey),
       clock: this.deps.clock,
       transport: this.deps.transport,
-      pacing: new SharedPacing(this.ledger.pacingStore(), this.deps.clock.now()),
+      pacing: new SharedPacing(this.ledger.pacingStore(), this.deps.clock.now(), err => this.log('warn', 'the key\'s pacing record could not be read or written', { error: (err as Error)?.name })),
       log: this.log,
       random: this.deps.random,
       deadlineAt: this.deadlineAt,
@@ -105,18 +105,30 @@ export class Invocation {
     return parameters;
   }
 
-  /** Takes the lease; a run that finds it held asks the holder for one more run (and tries once more). */
-  private async takeLease(role: LeaseRole, force: boolean): Promise<{ lease?: Lease; skipped?: string; force: boolean }> {
+  /**
+   * Takes the lease; a run that finds it held asks for one more run (and tries once more). A run is forced (refusal
+   * back-off ignored) when its trigger says so, or when a deployment asked for one since the last run that finished.
+   */
+  private async takeLease(role: LeaseRole, force: boolean, lastFinishedRun: number | undefined)
+    : Promise<{ lease?: Lease; skipped?: string; force: boolean }> {
     const lease = new Lease(this.ledger, this.owner, this.deps.clock, role);
-    let taken = await lease.take();
-    if (taken.kind === 'held') {
-      await lease.ask(force);
-      // The holder may have let go in between, without seeing the request.
+    let taken;
+    try {
       taken = await lease.take();
+      if (taken.kind === 'held') {
+        await lease.ask(force);
+        // The holder may have let go in between, without seeing the request.
+        taken = await lease.take();
+      }
+    } catch (err) {
+      // The ledger did not answer (throttled): the request is recorded if it can be, else the schedule covers it.
+      await lease.ask(force).catch(() => undefined);
+      return { skipped: `the lease could not be taken (${stopOf(err).reason})`, force };
     }
     if (taken.kind === 'deleted') return { skipped: 'the stack\'s Delete started', force };
     if (taken.kind === 'held') return { skipped: 'another invocation holds the lease: it runs again when it is done', force };
-    return { lease, force: force || taken.force };
+    const forced = await this.ledger.requests().then(r => r.forced, () => undefined);
+    return { lease, force: force || (forced !== undefined && forced.at > (lastFinishedRun ?? 0)) };
   }
 
   /** A reconciliation run. */
@@ -138,7 +150,7 @@ export class Invocation {
       this.log('warn', 'no deployment recorded', { error: reason, emptyTable: state.empty });
       return { summary: this.report(emptySummary(trigger, { skipped: 'no deployment recorded', error: reason }), false, true) };
     }
-    const taken = await this.takeLease('run', force);
+    const taken = await this.takeLease('run', force, state.run.startedAt);
     if (!taken.lease) {
       this.log('info', `skipped: ${taken.skipped}`);
       return { summary: emptySummary(trigger, { skipped: taken.skipped }) };
@@ -201,6 +213,7 @@ export class Invocation {
           log: this.log,
           externalId: externalId.value,
           verificationRegion: config.verificationRegion,
+          forbidden: { count: 0 },
         };
         for (let round = 1, settled = 0; round <= MAX_ROUNDS; round++) {
           const actions = plan({
@@ -215,6 +228,7 @@ export class Invocation {
             force,
             confirmedGone,
             complete: set.complete,
+            runStartedAt: startedAt,
           });
           const outcome = await execute(actions, ctx);
           progress += outcome.progress;
@@ -266,7 +280,7 @@ export class Invocation {
       return {
         stop: {
           kind: 'key-user-changed',
-          reason: `The API key in ${describeKeySource(this.env.apiKey)} belongs to another Cloudcraft user (external ID ${value}) than the one the member roles trust (${deployment.externalId}): no account can be registered or kept with it. Deploy the stack again (the new external ID is read and the roles are updated; the registrations then move to the key's user), or put the previous key back.`,
+          reason: `The API key in ${describeKeySource(this.env.apiKey)} belongs to another Cloudcraft user (external ID ${value}) than the one the member roles trust (${deployment.externalId}): no account can be registered or kept with it. Put the previous key back, or deploy the stack with externalId: '${value}' (the member roles then trust the new user, and the registrations move to it): the same secret holding another key changes nothing in the template, so a deployment alone would not read it.`,
         },
       };
     }
@@ -315,26 +329,32 @@ export class Invocation {
    * The stack's Delete: marks the ledger (runs stop at their next request and do nothing after), takes the lease
    * (waiting, within `until`, for the run that holds it to let go), and removes every registration the ledger owns.
    */
-  async removeAll(until: number, first: boolean): Promise<{ summary: RunSummary; stop?: Stop; left: number; spent: boolean }> {
+  async removeAll(until: number): Promise<{ summary: RunSummary; stop?: Stop; left: number; spent: boolean }> {
     const { clock } = this.deps;
     const started = clock.now();
     const lease = new Lease(this.ledger, this.owner, clock, 'delete');
-    if (first) {
+    // Written by every invocation of the Delete (it is idempotent), and tried again while it waits for the lease:
+    // without it, runs would go on taking the lease.
+    let marked = false;
+    const mark = async () => {
+      if (marked) return;
       try {
         await lease.markDeleted();
+        marked = true;
       } catch (err) {
-        this.log('warn', 'cannot record the Delete', { error: (err as Error)?.name });
+        this.log('warn', 'cannot record the Delete yet', { error: (err as Error)?.name });
       }
-    }
+    };
     let stop: Stop | undefined;
     let removed = 0;
     let left = 0;
     try {
       for (;;) {
-        const taken = await lease.take();
+        await mark();
+        const taken = await lease.take().catch(err => ({ kind: 'error' as const, err }));
         if (taken.kind === 'taken') break;
-        if (taken.kind === 'held' && clock.now() + LEASE_POLL_MS < Math.min(until, this.deadlineAt)) {
-          this.log('info', 'waiting for the run in progress to stop', { until: new Date(taken.expiresAt).toISOString() });
+        if (taken.kind !== 'deleted' && clock.now() + LEASE_POLL_MS < Math.min(until, this.deadlineAt)) {
+          this.log('info', 'waiting for the run in progress to stop', taken.kind === 'held' ? { until: new Date(taken.expiresAt).toISOString() } : {});
           await clock.sleep(LEASE_POLL_MS);
           continue;
         }
@@ -344,7 +364,9 @@ export class Invocation {
       const entries = new Map(state.entries);
       const client = await this.connect(lease);
       const externalId = (state.run.keyDigest === this.keyDigest() ? state.run.keyExternalId : undefined) ?? state.deployment?.externalId;
-      const ctx: ExecutionContext = { client, ledger: this.ledger, entries, seen: new Map(), failures: new Map(), clock, log: this.log, externalId };
+      const ctx: ExecutionContext = {
+        client, ledger: this.ledger, entries, seen: new Map(), failures: new Map(), clock, log: this.log, externalId, forbidden: { count: 0 },
+      };
       // The list is read for the registrations an unconfirmed POST may have made; owned IDs are removed whatever it says.
       const removalRound = async () => {
         try {

@@ -50,13 +50,17 @@ export function covered(runStartedAt: number | undefined, eventTime: number): bo
   return runStartedAt !== undefined && runStartedAt > eventTime + COVER_MARGIN_MS;
 }
 
+/** When CloudFormation made the request: the X-Amz-Date of its pre-signed ResponseURL (undefined without one). */
+export function requestTime(event: CfnEvent): number | undefined {
+  const m = /[?&]X-Amz-Date=(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z/.exec(event.ResponseURL);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : undefined;
+}
+
 /**
  * When CloudFormation stops waiting for a Delete (its ServiceTimeout from the request, an hour by default), less 5
- * minutes. The request's time is in the pre-signed ResponseURL (X-Amz-Date); without it, now less the longest a
- * queued invocation waits (15 minutes).
+ * minutes. Without the request's time, now less the longest a queued invocation waits (15 minutes).
  */
 export function deleteWindowEnd(event: CfnEvent, now: number): number {
-  const m = /[?&]X-Amz-Date=(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z/.exec(event.ResponseURL);
-  const requested = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : now - 15 * 60_000;
+  const requested = requestTime(event) ?? now - 15 * 60_000;
   return Math.min(requested, now) + (Number(event.ResourceProperties?.ServiceTimeout) || 3_600) * 1_000 - 5 * 60_000;
 }
