@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Aws, CfnStackSet, CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, CfnCondition, CfnStackSet, CustomResource, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -426,14 +426,10 @@ export class CloudcraftOrganizationIntegration extends Construct {
       // No reserved concurrency (an account whose concurrency quota is low could not deploy it): the one writer is a
       // lease in the ledger table, and an invocation that finds it held ends at once.
       retryAttempts: 2,
-      // A run that stops at its deadline after making progress continues in a new invocation of itself, at most
-      // MAX_CONTINUATIONS deep (registrar/index.ts). Lambda's recursive loop detection documents loops through SQS, SNS
-      // and S3 (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html); an AWS Compute blog post also
-      // names direct invocations, cut after about 16. Allowed explicitly, so that the registrar's own limit is the one.
-      recursiveLoop: lambda.RecursiveLoop.ALLOW,
       environment: { [ENVIRONMENT_VARIABLE]: environmentJson },
     });
     registrar.node.addDependency(role);
+    this.allowRecursion(registrar);
     this.registrar = registrar;
     // A run that stops at its deadline continues in a new invocation of itself. A separate policy: the function's own
     // role policy cannot name the function (the function depends on it).
@@ -515,8 +511,11 @@ export class CloudcraftOrganizationIntegration extends Construct {
       ExternalId: externalId,
       Environment: environmentJson,
     };
-    // As the event carries them (tokens count as the intrinsics that stand for them: more than most resolve to).
-    const propertiesBytes = Buffer.byteLength(JSON.stringify(stack.resolve(properties)));
+    // As the event carries them: tokens count as the intrinsics that stand for them, plus what they may resolve to
+    // beyond that (a deploy-time OU list: a parameter of up to 4,096 bytes; the stack's ID and the table's name), and
+    // the ServiceToken and ServiceTimeout CloudFormation adds.
+    const propertiesBytes = Buffer.byteLength(JSON.stringify(stack.resolve(properties)))
+      + (Token.isUnresolved(props.organizationalUnitIds) ? 4_096 : 0) + 2 * 256 + 300;
     if (propertiesBytes > MAX_PROPERTIES_BYTES) {
       const names = Object.keys(naming.names).length;
       const ous = Object.keys(props.teamAccessByOu ?? {}).length;
@@ -558,21 +557,25 @@ export class CloudcraftOrganizationIntegration extends Construct {
     scheduled.node.addDependency(reconcile);
 
     // Accounts that stay unregistered, or whose stack instance failed, for three runs (three hours by default); a
-    // ledger that lost its deployment; a registrar that stops reporting (missing data).
+    // registrar that stops reporting, or reads incompletely, or has lost its ledger's deployment (the two figures are
+    // then missing: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html, no FILL
+    // here, so that missing stays missing and counts as breaching).
     const period = alarmPeriodOf(schedule);
     const metric = (metricName: string) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { StackSetName: stackSetName }, statistic: 'Minimum', period });
     const alarm = new cloudwatch.Alarm(this, 'UnregisteredAccounts', {
-      alarmDescription: 'cdk-cloudcraft: accounts of the Organization stay unregistered in Cloudcraft or their stack instance failed (see the registrar\'s log group), the ledger lost its deployment, or the registrar stopped reporting',
+      alarmDescription: 'cdk-cloudcraft: accounts of the Organization stay unregistered in Cloudcraft or their stack instance failed (see the registrar\'s dashboard and log group), or the registrar stopped reporting (a read failed, the ledger lost its deployment, no run)',
       metric: new cloudwatch.MathExpression({
-        expression: 'unregistered + FILL(failedInstances, 0) + FILL(ledgerMissing, 0)',
-        usingMetrics: { unregistered: metric('AccountsUnregistered'), failedInstances: metric('StackInstancesFailed'), ledgerMissing: metric('LedgerMissing') },
+        // Both figures come in the same metrics line of a run that read everything.
+        expression: 'unregistered + failedInstances',
+        usingMetrics: { unregistered: metric('AccountsUnregistered'), failedInstances: metric('StackInstancesFailed') },
         period,
-        label: 'Accounts not registered, stack instances failed, ledger missing',
+        label: 'Accounts not registered, and stack instances failed',
       }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      // CloudWatch: period x evaluation periods at most a day.
-      evaluationPeriods: Math.max(1, Math.min(3, Math.floor(86_400 / period.toSeconds()))),
+      // PutMetricAlarm: evaluation periods x period at most 7 days for periods of an hour or more
+      // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+      evaluationPeriods: Math.max(1, Math.min(3, Math.floor(604_800 / period.toSeconds()))),
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
@@ -622,6 +625,26 @@ export class CloudcraftOrganizationIntegration extends Construct {
       logGroupNames: [logGroup.logGroupName],
     });
     return dashboard;
+  }
+
+  /**
+   * A run that stops at its deadline after making progress continues in a new invocation of itself, at most
+   * MAX_CONTINUATIONS deep (registrar/index.ts). Lambda's recursive loop detection also detects "loops comprised only of
+   * Lambda functions, which may invoke each other synchronously or asynchronously", and stops a chain after about 16
+   * (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html, "Supported AWS services and SDKs"): Allow,
+   * so that the registrar's own limit is the one. The setting exists only where the detection does (commercial
+   * Regions but Mexico (Central) and Asia Pacific (New Zealand), the same page, "Supported Regions"); elsewhere
+   * (GovCloud among them) the property is left out, and nothing cuts the chain.
+   */
+  private allowRecursion(registrar: lambda.Function): void {
+    const region = Aws.REGION;
+    const supported = new CfnCondition(this, 'RecursiveLoopSupported', {
+      expression: Fn.conditionAnd(
+        Fn.conditionEquals(Aws.PARTITION, 'aws'),
+        Fn.conditionNot(Fn.conditionOr(Fn.conditionEquals(region, 'mx-central-1'), Fn.conditionEquals(region, 'ap-southeast-6'))),
+      ),
+    });
+    (registrar.node.defaultChild as lambda.CfnFunction).addPropertyOverride('RecursiveLoop', Fn.conditionIf(supported.logicalId, 'Allow', Aws.NO_VALUE));
   }
 
   /** The StackSet's account filter: the user's, minus this account when it is a delegated administrator with its own role. */
