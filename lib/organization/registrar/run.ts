@@ -9,7 +9,6 @@ import { configOf, Deployment, RegistrarConfig } from './config';
 import { RegistrarEnvironment } from './contract';
 import { desiredSet, readOrganization } from './desired';
 import { execute, ExecutionContext, Stop, stopOf } from './execute';
-import { LeaseRole } from './lease';
 import { Lease, Ledger, LedgerState } from './ledger';
 import { emptySummary, metricsLine, RunSummary } from './metrics';
 import { DesiredAccount, LedgerEntry, plan, planRemoveAll, SETTLING } from './reconcile';
@@ -80,7 +79,8 @@ export class Invocation {
       keySource: describeKeySource(this.env.apiKey),
       clock: this.deps.clock,
       transport: this.deps.transport,
-      pacing: new SharedPacing(this.ledger.pacingStore(), this.deps.clock.now(), err => this.log('warn', 'the key\'s pacing record could not be read or written', { error: (err as Error)?.name })),
+      pacing: new SharedPacing(this.ledger.pacingStore(), this.deps.clock.now(),
+        err => this.log('warn', 'the key\'s pacing record could not be read or written', { error: (err as Error)?.name })),
       log: this.log,
       random: this.deps.random,
       deadlineAt: this.deadlineAt,
@@ -100,8 +100,11 @@ export class Invocation {
     const client = await this.connect();
     const parameters = await client.iamParameters();
     // The first run need not ask again for the same key.
-    await this.ledger.saveRun({ ...(await this.ledger.runRecord()), keyDigest: this.keyDigest(), keyExternalId: parameters.externalId })
-      .catch(err => this.log('warn', 'cannot record the external ID', { error: (err as Error)?.name }));
+    try {
+      await this.ledger.saveRun({ ...(await this.ledger.runRecord()), keyDigest: this.keyDigest(), keyExternalId: parameters.externalId });
+    } catch (err) {
+      this.log('warn', 'cannot record the external ID', { error: (err as Error)?.name });
+    }
     return parameters;
   }
 
@@ -109,9 +112,8 @@ export class Invocation {
    * Takes the lease; a run that finds it held asks for one more run (and tries once more). A run is forced (refusal
    * back-off ignored) when its trigger says so, or when a deployment asked for one since the last run that finished.
    */
-  private async takeLease(role: LeaseRole, force: boolean, lastFinishedRun: number | undefined)
-    : Promise<{ lease?: Lease; skipped?: string; force: boolean }> {
-    const lease = new Lease(this.ledger, this.owner, this.deps.clock, role);
+  private async takeLease(force: boolean, lastFinishedRun: number | undefined): Promise<{ lease?: Lease; skipped?: string; force: boolean }> {
+    const lease = new Lease(this.ledger, this.owner, this.deps.clock, 'run');
     let taken;
     try {
       taken = await lease.take();
@@ -150,7 +152,7 @@ export class Invocation {
       this.log('warn', 'no deployment recorded', { error: reason, emptyTable: state.empty });
       return { summary: this.report(emptySummary(trigger, { skipped: 'no deployment recorded', error: reason }), false, true) };
     }
-    const taken = await this.takeLease('run', force, state.run.startedAt);
+    const taken = await this.takeLease(force, state.run.startedAt);
     if (!taken.lease) {
       this.log('info', `skipped: ${taken.skipped}`);
       return { summary: emptySummary(trigger, { skipped: taken.skipped }) };
@@ -274,7 +276,12 @@ export class Invocation {
   private async keyExternalId(client: CloudcraftClient, state: LedgerState, deployment: Deployment): Promise<{ value?: string; stop?: Stop }> {
     const digest = this.keyDigest();
     let value = state.run.keyDigest === digest ? state.run.keyExternalId : undefined;
-    value ??= (await client.iamParameters()).externalId;
+    if (value === undefined) {
+      value = (await client.iamParameters()).externalId;
+      // Kept at once: a run that does not finish must not make the next one ask again.
+      await this.ledger.saveRun({ ...state.run, keyDigest: digest, keyExternalId: value })
+        .catch(err => this.log('warn', 'cannot record the external ID', { error: (err as Error)?.name }));
+    }
     this.currentKeyExternalId = value;
     if (deployment.externalId && value !== deployment.externalId) {
       return {
