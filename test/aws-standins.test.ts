@@ -1,7 +1,8 @@
 /**
  * Self-tests of the local AWS stand-ins the Organization registrar is tested against, driven by the REAL AWS SDK v3
  * clients (static fake credentials, `endpoint` = the stand-in, no retries): if a stand-in answered in a shape the
- * SDK does not parse the way AWS's answers are parsed, these fail. Facts: /work/shared/reference/aws-organization-facts.md.
+ * SDK does not parse the way AWS's answers are parsed, these fail. Facts: the AWS API references of Organizations (https://docs.aws.amazon.com/organizations/latest/APIReference/),
+ * CloudFormation (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/) and Lambda.
  */
 import {
   CloudFormationClient, ListStackInstancesCommand, ListStackInstancesCommandInput, paginateListStackInstances, StackInstanceSummary,

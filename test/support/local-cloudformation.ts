@@ -6,7 +6,8 @@
  * `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>` with the status the model
  * gives the code (StackSetNotFoundException 404, OperationInProgressException 409, else 400; 500 for Receiver faults).
  *
- * Shapes and semantics from /work/shared/reference/aws-organization-facts.md ("StackSets"): summaries carry
+ * Shapes and semantics from the CloudFormation API reference (ListStackInstances, StackInstanceSummary:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackInstances.html): summaries carry
  * StackSetId, Region, Account, StackId, Status (CURRENT | OUTDATED | INOPERABLE), StatusReason,
  * StackInstanceStatus.DetailedStatus, OrganizationalUnitId, DriftStatus and LastOperationId, paged with NextToken;
  * a delegated administrator must pass `CallAs=DELEGATED_ADMIN` on every call.

@@ -4,7 +4,8 @@
  * the query), the invocation type in `X-Amz-Invocation-Type` (RequestResponse when absent), the payload as the body.
  * It records each invocation and answers 202 for Event, 204 for DryRun, else 200 with `{}`. It runs nothing.
  *
- * Why the registrar invokes itself: /work/shared/reference/aws-organization-facts.md ("Lambda and CloudFormation").
+ * Why the registrar invokes itself: a run longer than Lambda's 15 minutes continues in a new invocation
+ * (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html, InvocationType Event).
  */
 import * as http from 'http';
 import { LocalServer } from './local-server';

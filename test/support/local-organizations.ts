@@ -4,7 +4,8 @@
  * `content-type: application/x-amz-json-1.1`; errors are `{"__type", "Message"}` (400, or 500 for ServiceException),
  * which the SDK turns into the named exception. Timestamps are epoch seconds, as the JSON protocol sends them.
  *
- * Shapes and semantics from /work/shared/reference/aws-organization-facts.md ("Organizations"): accounts carry
+ * Shapes and semantics from the Organizations API reference (Account, ListAccountsForParent:
+ * https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html): accounts carry
  * `State` (PENDING_ACTIVATION | ACTIVE | SUSPENDED | PENDING_CLOSURE | CLOSED) and the older `Status` (ACTIVE |
  * SUSPENDED | PENDING_CLOSURE); every List operation pages with NextToken. The model is mutable between calls and
  * fully deterministic (counters, no randomness, no clock).

@@ -13,29 +13,23 @@
  * and lease.ts (state, and the one writer), desired.ts (what the Organization wants), reconcile.ts (the plan, pure),
  * execute.ts (carrying it out), run.ts (one invocation's work), metrics.ts.
  */
-import { AwsIo, sdkIo } from './aws';
+import { sdkIo } from './aws';
 import { ConfigError, parseDeployment, parseEnvironment } from './config';
 import { ENVIRONMENT_VARIABLE, RegistrarEnvironment } from './contract';
 import { emptySummary, RunSummary } from './metrics';
 import { isFinal, Invocation, RunDeps } from './run';
 import { Continuation, covered, deleteWindowEnd, requestTime, Trigger, triggerOf } from './trigger';
-import { SecretReader, sdkSecretReader } from '../../runtime/api-key';
-import { Clock, systemClock } from '../../runtime/clock';
+import { sdkSecretReader } from '../../runtime/api-key';
+import { systemClock } from '../../runtime/clock';
 import { Log } from '../../runtime/cloudcraft';
-import { fetchTransport, Transport } from '../../runtime/http';
+import { fetchTransport } from '../../runtime/http';
 import { makeLog } from '../../runtime/log';
 import { Redactor } from '../../runtime/redact';
 import { ANSWER_BUDGET_MS, answer, answerBody, CfnEvent, CfnResult } from '../../runtime/respond';
 
 export type { RunSummary } from './metrics';
 
-export interface RegistrarDeps {
-  readonly clock: Clock;
-  readonly transport: Transport;
-  readonly io: AwsIo;
-  readonly readSecret: SecretReader;
-  readonly sink: (line: string) => void;
-  readonly random: () => number;
+export interface RegistrarDeps extends RunDeps {
   /** Read from CDK_CLOUDCRAFT_REGISTRAR when not given. */
   readonly environment?: RegistrarEnvironment;
 }
@@ -118,7 +112,7 @@ class Handling {
     const until = trigger.kind === 'delete' ? trigger.until ?? deleteWindowEnd(trigger.event, this.started) : Infinity;
     const deadlineAt = Math.min(this.end + 500 - RESERVE_MS, until - RESERVE_MS);
     const owner = `${this.context.awsRequestId ?? 'local'}:${Math.floor(this.deps.random() * 1e9).toString(36)}`;
-    const invocation = new Invocation(this.deps as RunDeps, env, this.log, this.redactor, deadlineAt, owner);
+    const invocation = new Invocation(this.deps, env, this.log, this.redactor, deadlineAt, owner);
     switch (trigger.kind) {
       case 'iam-parameters':
         return this.iamParameters(trigger.event, invocation);
