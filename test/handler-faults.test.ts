@@ -38,7 +38,9 @@ function create(overrides: Record<string, unknown> = {}) {
 const calls = () => h.emulator.calls.map(c => `${c.method} ${c.path.replace(/^\/aws\/account\/(?!iamParameters$).+$/, '/aws/account/{id}')} ${c.status}`);
 
 /** Routes other base URLs to emulators (another host name of the same installation, or another installation). */
+/** Other hosts for the API, reached in process; the handler may call them (its stack's resources name them). */
 function route(hosts: Record<string, CloudcraftEmulator>): void {
+  for (const base of Object.keys(hosts)) h.apiUrls.add(base);
   h.wrapTransport = next => async (request, signal) => {
     for (const [base, emulator] of Object.entries(hosts)) {
       if (request.url.startsWith(base)) return emulator.transport()({ ...request, url: IN_PROCESS_URL + request.url.slice(base.length) }, signal);

@@ -20,6 +20,7 @@ import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
 import { LocalCloudFormation } from './support/local-cloudformation';
 import { fragmentsOf } from './support/virtual-harness';
 import { CloudcraftExampleStack } from '../examples/cloudcraft-example-stack';
+import { API_URLS_VARIABLE, DEFAULT_API_URL } from '../lib/registration/handler/properties';
 
 const STACK_ID = `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/CloudcraftExampleStack/abc`;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -34,6 +35,8 @@ let responses: LocalResponseUrl;
 let cfn: LocalCloudFormation;
 let codeDir: string;
 let template: any;
+/** The template's list of the APIs its handler may call, Cloudcraft's pointed at the emulator. */
+let apiUrls: string;
 const output: string[] = [];
 
 function resourceOfType(type: string): [string, any] {
@@ -51,6 +54,9 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(codeDir, 'index.js'), fn.Properties.Code.ZipFile);
 
   emulator = await new CloudcraftEmulator({ users: [{ key: API_KEY, id: 'owner', externalId: EXTERNAL_ID, role: 'owner', plan: 'pro' }] }).start();
+  const listed: string[] = JSON.parse(fn.Properties.Environment.Variables[API_URLS_VARIABLE]);
+  expect(listed).toEqual([DEFAULT_API_URL]);
+  apiUrls = JSON.stringify(listed.map(url => (url === DEFAULT_API_URL ? emulator.url : url)));
   secrets = await new LocalSecrets().start();
   responses = await new LocalResponseUrl().start();
   cfn = await new LocalCloudFormation().start();
@@ -65,7 +71,7 @@ afterAll(async () => {
 function eventFor(logicalId: string, requestType: 'Create' | 'Update' | 'Delete', refs: Record<string, string>) {
   const resource = template.Resources[logicalId];
   const properties = resolveCfn(resource.Properties, refs);
-  properties.ApiUrl = emulator.url; // the template's https://api.cloudcraft.co, pointed at the emulator
+  properties.ApiUrl = emulator.url; // the template's https://api.cloudcraft.co, pointed at the emulator (as its handler's list)
   const requestId = randomUUID();
   return {
     RequestType: requestType,
@@ -85,6 +91,8 @@ async function invoke(event: any): Promise<any> {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
     AWS_ENDPOINT_URL_SSM: secrets.url,
     AWS_ENDPOINT_URL_CLOUDFORMATION: cfn.url,
+    // The template's list of the APIs the handler may call, with the emulator's URL for Cloudcraft's.
+    [API_URLS_VARIABLE]: apiUrls,
   }, 300_000);
   output.push(out);
   expect(code).toBe(0);

@@ -1,12 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CloudcraftApiKey } from './api-key';
-import { DEFAULT_API_URL } from './handler/properties';
+import { API_URLS_VARIABLE, DEFAULT_API_URL, normalizeApiUrl } from './handler/properties';
 import { acknowledge } from '../private/acknowledge';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { validateApiUrl } from '../private/validate';
@@ -55,6 +55,8 @@ export class CloudcraftHandler extends Construct {
   public readonly function: lambda.Function;
   public readonly role: ManagedPolicyRole;
   private aliasAllowed = false;
+  /** The API URLs of this stack's Cloudcraft resources: the only hosts the handler sends the key to. */
+  private readonly apiUrls = new Set<string>();
 
   private constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -82,6 +84,9 @@ export class CloudcraftHandler extends Construct {
       // and rolled back, and register an account nobody removes. 60 s is the least Lambda allows
       // (MaximumEventAgeInSeconds: https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html).
       maxEventAge: Duration.minutes(1),
+      // Where the key may go, fixed at synth: an event (anyone allowed to invoke the function can send one) cannot name
+      // another host. Filled by the resources of the stack, whenever they are created.
+      environment: { [API_URLS_VARIABLE]: Lazy.string({ produce: () => Stack.of(this).toJsonString([...this.apiUrls]) }) },
     });
     // Written to only through the function's log group: no AWSLambdaBasicExecutionRole.
     logGroup.grantWrite(this.role);
@@ -113,6 +118,11 @@ export class CloudcraftHandler extends Construct {
     ]);
   }
 
+  /** Lets the handler send the key to this API (the URL a resource of the stack names). */
+  public allowApiUrl(apiUrl: string): void {
+    this.apiUrls.add(Token.isUnresolved(apiUrl) ? apiUrl : normalizeApiUrl(apiUrl));
+  }
+
   /** Lets the handler read the account alias (for names built from `{alias}`); once per stack. */
   public allowReadingAccountAlias(): void {
     if (this.aliasAllowed) return;
@@ -134,6 +144,7 @@ export function cloudcraftResource(scope: Construct, resourceType: string, api: 
   const apiUrl = api.apiUrl ?? DEFAULT_API_URL;
   validateApiUrl(scope, apiUrl);
   const handler = CloudcraftHandler.of(scope);
+  handler.allowApiUrl(apiUrl);
   const key = api.apiKey._bind(handler.role);
   const resource = new CustomResource(scope, 'Resource', {
     serviceToken: handler.function.functionArn,

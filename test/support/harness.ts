@@ -7,6 +7,7 @@
 import { randomUUID } from 'crypto';
 import { CloudcraftEmulator, EmulatorOptions } from './cloudcraft-emulator';
 import { LocalResponseUrl, LocalSecrets } from './local-aws';
+import { API_URLS_VARIABLE } from '../../lib/registration/handler/properties';
 
 export const API_KEY = 'Q2xvdWRjcmFmdFRlc3RLZXlGb3JUaGVFbXVsYXRvcjA='; // 44 characters, like a real key
 export const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
@@ -47,6 +48,8 @@ export class Harness {
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
     process.env.AWS_ENDPOINT_URL_SSM = secrets.url;
     process.env.AWS_ENDPOINT_URL_IAM = secrets.url;
+    // The handler's list of the APIs it may call, as its stack would write it for resources that name the emulator.
+    process.env[API_URLS_VARIABLE] = JSON.stringify([emulator.url]);
     return new Harness(emulator, secrets, responses);
   }
 

@@ -74,6 +74,8 @@ export class VirtualHarness {
   readonly mustNotLeak = new Set<string>([API_KEY]);
   /** Wraps the transport the handler gets (to inject transport-level faults). */
   wrapTransport?: (transport: Transport) => Transport;
+  /** The API URLs the handler may call, as the construct would list them from its stack's resources. */
+  readonly apiUrls = new Set<string>([IN_PROCESS_URL]);
 
   constructor(options: EmulatorOptions = {}) {
     this.emulator = new CloudcraftEmulator({
@@ -98,6 +100,7 @@ export class VirtualHarness {
   handler(logs: string[], overrides: Partial<HandlerDeps> = {}) {
     return createHandler({
       clock: this.clock,
+      apiUrls: this.apiUrls,
       transport: (this.wrapTransport ?? (t => t))(this.emulator.transport((request, signal) => this.answerTransport(request, signal))),
       readSecret: async (ref) => {
         this.reads.push(ref);

@@ -14,7 +14,7 @@ import {
   needsAlias, originalOf, parsePhysicalId, PENDING_SKEW_MS, pendingPhysicalId, physicalIdOf, planCreate, planDelete, planUpdate,
   Registration, registrationBody, sameTeams, SETTLE_MS, StackResource, UNREGISTERED_PHYSICAL_ID,
 } from './decide';
-import { CloudcraftProps, IAM_PARAMETERS_TYPE, parseProps, PropertyError, RegistrationProps } from './properties';
+import { allowedApiUrls, API_URLS_VARIABLE, CloudcraftProps, IAM_PARAMETERS_TYPE, parseProps, PropertyError, RegistrationProps } from './properties';
 import { sdkStackResourcesReader } from './stack-resources';
 import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
 import { Clock, systemClock } from '../../runtime/clock';
@@ -39,6 +39,8 @@ export interface HandlerDeps {
   /** Where log lines go (already redacted). */
   readonly sink: (line: string) => void;
   readonly random: () => number;
+  /** The API URLs the key may be sent to (normalised). @default - read from CDK_CLOUDCRAFT_API_URLS at each event */
+  readonly apiUrls?: ReadonlySet<string>;
 }
 
 export interface LambdaContext {
@@ -108,6 +110,16 @@ class Run {
       // A Delete whose properties no longer parse owns nothing this function can reach: it succeeds (onDelete).
       if (!(err instanceof PropertyError) || event.RequestType !== 'Delete') throw err;
       return this.onDelete(undefined, err.message);
+    }
+    // The key goes only where the construct chose at synth: an event naming another API is refused before any request
+    // (who may invoke the function could otherwise have the key sent to a host of theirs).
+    const allowed = this.deps.apiUrls ?? allowedApiUrls(process.env[API_URLS_VARIABLE]);
+    if (!allowed.has(props.apiUrl)) {
+      const reason = `cdk-cloudcraft: ApiUrl ${props.apiUrl} is not an API this stack's handler may call (${[...allowed].join(', ') || 'none'}, fixed at synth): no request was sent.`;
+      this.log('error', 'API URL refused', { apiUrl: props.apiUrl });
+      // A Delete never fails: nothing of this resource can be reached through its handler.
+      if (event.RequestType === 'Delete') return { status: 'SUCCESS', physicalId: event.PhysicalResourceId ?? UNREGISTERED_PHYSICAL_ID, reason };
+      throw new CloudcraftError(reason);
     }
     if (event.RequestType === 'Delete') return this.onDelete(props.kind === 'registration' ? props : undefined);
     if (props.kind === 'iam-parameters') {

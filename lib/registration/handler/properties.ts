@@ -9,6 +9,11 @@ import type { ApiKeyRef } from '../../runtime/api-key';
 export type { ApiKeyRef };
 
 export const REGISTRATION_TYPE = 'Custom::CloudcraftRegistration';
+/**
+ * The handler's environment variable that lists, as JSON, the API URLs it may send the key to: those of its stack's
+ * resources, fixed at synth. An event naming another URL is refused before any request.
+ */
+export const API_URLS_VARIABLE = 'CDK_CLOUDCRAFT_API_URLS';
 export const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
 export const DEFAULT_API_URL = 'https://api.cloudcraft.co';
 
@@ -132,6 +137,28 @@ export function normalizeApiUrl(text: string): string {
     throw new PropertyError(`property ApiUrl must be an https:// URL (the API key is sent with every request): ${JSON.stringify(trimmed)}`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * The API URLs the handler may call, normalised, from its environment variable (JSON list). Absent (a function
+ * deployed without it): Cloudcraft's own API only. Entries that are not URLs are left out.
+ */
+export function allowedApiUrls(text: string | undefined): Set<string> {
+  let listed: unknown;
+  try {
+    listed = text === undefined ? [DEFAULT_API_URL] : JSON.parse(text);
+  } catch {
+    listed = [];
+  }
+  const urls = new Set<string>();
+  for (const entry of Array.isArray(listed) ? listed : []) {
+    try {
+      urls.add(normalizeApiUrl(String(entry)));
+    } catch {
+      // not a URL the handler could call anyway
+    }
+  }
+  return urls;
 }
 
 function apiUrl(raw: Raw): string {
