@@ -16,9 +16,8 @@ const BUNDLE = path.join(__dirname, '..', '..', 'assets', 'registration-handler.
 
 /**
  * How long the handler may work (Lambda's maximum); it answers CloudFormation before this. Only a throttled or
- * unreachable API uses it: an Organization rollout queues many accounts behind one key's rate limit, and the
- * onboarding simulation (test/organization-scale.test.ts) shows 5 minutes failing accounts under the stricter
- * reading of the limit where 15 do not.
+ * unreachable API uses it: other users of the key share its rate limit, and a stack may hold several registrations
+ * (the Organization's accounts are the registrar's, not this handler's).
  */
 export const HANDLER_TIMEOUT = Duration.minutes(15);
 /** How long CloudFormation waits for an answer: a little more than the function's own timeout. */
@@ -39,7 +38,8 @@ export function handlerCode(): string {
 
 /**
  * The one function per stack that serves every Cloudcraft custom resource in it, with its own role and log
- * group. Its code is inline, so the same template works where file assets do not exist (StackSet members).
+ * group. Its code is inline: the template needs no file assets, so it also deploys as a plain file (the standalone
+ * integration template).
  */
 export class CloudcraftHandler extends Construct {
   /**
