@@ -31,8 +31,11 @@ test.each([
   expect(nagErrors(app, [stack])).toEqual([]);
 });
 
-test('the Organization stack and its member template: no cdk-nag 2 error', () => {
-  const app = new App();
+test.each([
+  ['without partition literals', {}],
+  ['with the flags `cdk init` writes (partition literals)', { '@aws-cdk/core:enablePartitionLiterals': true }],
+])('the Organization stack (concrete env, %s) and its member template: no cdk-nag 2 error', (_name, context) => {
+  const app = new App({ context });
   const stack = new Stack(app, 'Org', { env: { account: '111122223333', region: 'us-east-1' } });
   new CloudcraftOrganizationIntegration(stack, 'Cloudcraft', {
     apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'cloudcraft/api-key')),

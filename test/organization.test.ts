@@ -12,7 +12,7 @@ import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Ch
 import { resolveCfn, simulate } from './helpers';
 import { CloudcraftOrganizationExampleStack } from '../examples/cloudcraft-organization-example-stack';
 import {
-  CloudcraftAccess, CloudcraftAccountFilter, CloudcraftAccountName, CloudcraftApiKey, CloudcraftOrganizationIntegration,
+  CloudcraftAccess, CloudcraftAccountFilter, CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration, CloudcraftOrganizationIntegration,
   CloudcraftOrganizationIntegrationProps,
 } from '../lib';
 import { addMemberStack } from '../lib/organization/member-template';
@@ -368,6 +368,20 @@ describe('registrar', () => {
     const actions = statements.flatMap((s: any) => [s.Action].flat());
     expect(actions).not.toContain('organizations:DescribeOrganization');
     expect(actions).toEqual(expect.arrayContaining(['organizations:ListAccountsForParent', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:DeleteItem']));
+  });
+
+  test.each([[false], [true]])('with the flags `cdk init` writes (partition literals), a concrete env, both integrations pass the packs (delegated admin: %s)', (delegatedAdmin) => {
+    // With @aws-cdk/core:enablePartitionLiterals and a concrete region, ARNs made by the stack carry "aws" where they
+    // carried a reference: acknowledgements must name the finding in that form.
+    const { stack } = organization({ delegatedAdmin, access: CloudcraftAccess.minimal() }, { '@aws-cdk/core:enablePartitionLiterals': true });
+    expect(findings(stack)).toEqual([]);
+    const single = new Stack(new App({ context: { '@aws-cdk/core:enablePartitionLiterals': true } }), 'Single', { env: { account: MANAGEMENT, region: 'eu-west-1' } });
+    new CloudcraftIntegration(single, 'Cloudcraft', {
+      apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(single, 'Key', 'cloudcraft/api-key')),
+      accountName: CloudcraftAccountName.of('production'),
+      access: CloudcraftAccess.minimal(),
+    });
+    expect(findings(single)).toEqual([]);
   });
 
   test.each([[false], [true]])('cdk-nag packs and schema validation as errors pass on the management stack (delegated admin: %s)', (delegatedAdmin) => {

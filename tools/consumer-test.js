@@ -1,6 +1,8 @@
 // The consumer test: the packed tarball installed into a fresh CDK app outside the repository, made of the packed
-// README's TypeScript samples as written, whose `cdk synth` must pass with cdk-nag 3's five packs and again with
-// cdk-nag 2's, once with the lowest aws-cdk-lib the peer dependency allows and once with the newest. Run by the test task after compile (`npx projen test:consumer`); exits non-zero on a failure.
+// README's TypeScript samples as written, each in a stack with a concrete env and again in an environment-agnostic
+// one, with the context `cdk init` writes in cdk.json (its recommended feature flags, among them partition
+// literals), whose `cdk synth` must pass with cdk-nag 3's five packs and again with cdk-nag 2's, once with the lowest
+// aws-cdk-lib the peer dependency allows and once with the newest. Run by the test task after compile (`npx projen test:consumer`); exits non-zero on a failure.
 'use strict';
 const { execFileSync, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -67,12 +69,13 @@ function appFromReadme(readme) {
     '}',
     ...bodies.map((body, i) => `
 class Sample${i + 1} extends Stack {
-  constructor(scope: App, id: string) {
-    super(scope, id, { env: { account: '111122223333', region: 'eu-west-1' } });
+  constructor(scope: App, id: string, concrete: boolean) {
+    super(scope, id, concrete ? { env: { account: '111122223333', region: 'eu-west-1' } } : {});
 ${body.split('\n').map(l => `    ${l}`.trimEnd()).join('\n')}
   }
 }
-new Sample${i + 1}(app, 'ReadmeSample${i + 1}');`),
+new Sample${i + 1}(app, 'ReadmeSample${i + 1}', true);
+new Sample${i + 1}(app, 'ReadmeSample${i + 1}Agnostic', false);`),
     // The control: a role with an AWS managed policy nobody acknowledged must fail the synth under either cdk-nag.
     'if (app.node.tryGetContext(\'control\') === \'1\') {',
     '  const control = new Stack(app, \'Control\');',
@@ -96,8 +99,12 @@ function consumer(tarball, cdkLib, control) {
       devDependencies: { 'aws-cdk': '^2', 'ts-node': '^10', 'typescript': '~5.9', '@types/node': '^20' },
     }, null, 2));
     fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'commonjs', strict: true, esModuleInterop: true, skipLibCheck: true } }));
-    fs.writeFileSync(path.join(dir, 'cdk.json'), JSON.stringify({ app: 'npx ts-node --prefer-ts-exts app.ts' }));
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir);
+    // The context `cdk init` writes: the new-project defaults and every recommended flag of this aws-cdk-lib.
+    const context = JSON.parse(run('node', ['-e', 'const c = require("aws-cdk-lib/cx-api"); '
+      + 'process.stdout.write(JSON.stringify({ ...c.NEW_PROJECT_DEFAULT_CONTEXT, ...c.CURRENTLY_RECOMMENDED_FLAGS }))'], dir));
+    if (context['@aws-cdk/core:enablePartitionLiterals'] !== true) throw new Error('consumer test: the recommended flags lack partition literals');
+    fs.writeFileSync(path.join(dir, 'cdk.json'), JSON.stringify({ app: 'npx ts-node --prefer-ts-exts app.ts', context }, null, 2));
     // The README as packed, not as in the repository.
     fs.writeFileSync(path.join(dir, 'app.ts'), appFromReadme(fs.readFileSync(path.join(dir, 'node_modules', 'cdk-cloudcraft', 'README.md'), 'utf8')));
     const version = (name) => JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
@@ -107,7 +114,9 @@ function consumer(tarball, cdkLib, control) {
       const started = Date.now();
       run('npx', ['cdk', 'synth', '--quiet', '-c', `nag=${nag}`], dir);
       const stacks = fs.readdirSync(path.join(dir, 'cdk.out')).filter(f => f.endsWith('.template.json'));
-      result[`cdkNag${nag}`] = { version: version(nag === '3' ? 'cdk-nag' : 'cdk-nag2'), stacks: stacks.length, synthSeconds: Math.round((Date.now() - started) / 100) / 10 };
+      result[`cdkNag${nag}`] = {
+        version: version(nag === '3' ? 'cdk-nag' : 'cdk-nag2'), stacks: stacks.length, flags: Object.keys(context).length, synthSeconds: Math.round((Date.now() - started) / 100) / 10,
+      };
       if (control) {
         run('npx', ['cdk', 'synth', '--quiet', '-c', `nag=${nag}`, '-c', 'control=1'], dir, true);
         result[`cdkNag${nag}`].controlFailed = true;

@@ -1,4 +1,4 @@
-import { CfnResource, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -36,4 +36,25 @@ export function acknowledge(scope: IConstruct, acknowledgements: Acknowledgement
     return match ? { id: match[1], reason: ack.reason, applies_to: [match[2]] } : { id: ack.id, reason: ack.reason };
   });
   resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, ...added] });
+}
+
+/**
+ * A value (an ARN, say) as cdk-nag names it in a finding ID: resolved in its stack, each reference written
+ * `<Name>` (`<AWS::Partition>`, `<Res.Arn>`), joins joined. Whatever form the stack gives it (a concrete region and
+ * `@aws-cdk/core:enablePartitionLiterals` make literals of what is otherwise a reference), the finding is named the
+ * way cdk-nag will see it.
+ */
+export function findingForm(scope: IConstruct, value: string): string {
+  const render = (node: unknown): string => {
+    if (typeof node === 'string') return node;
+    const n = node as Record<string, unknown>;
+    if (n && typeof n.Ref === 'string') return `<${n.Ref}>`;
+    if (n && Array.isArray(n['Fn::GetAtt'])) return `<${(n['Fn::GetAtt'] as string[]).join('.')}>`;
+    if (n && Array.isArray(n['Fn::Join'])) {
+      const [separator, parts] = n['Fn::Join'] as [string, unknown[]];
+      return parts.map(render).join(separator);
+    }
+    return JSON.stringify(node);
+  };
+  return render(Stack.of(scope).resolve(value));
 }
