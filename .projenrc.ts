@@ -127,8 +127,6 @@ const bundleHandler = project.addTask('bundle:handler', {
 });
 bundleHandler.exec(bundle('lib/registration/handler/index.ts', 'assets/registration-handler.js'));
 bundleHandler.exec(bundle('lib/organization/registrar/index.ts', 'assets/registrar.js'));
-// Single quotes where esbuild wrote double ones: the code is inlined in templates, where each `"` costs a `\"`.
-bundleHandler.exec('ts-node --transpile-only --project tsconfig.dev.json tools/requote.ts assets/registration-handler.js assets/registrar.js');
 project.preCompileTask.spawn(bundleHandler);
 
 // Standalone CloudFormation templates (for users without CDK), shipped in the package: the single-account

@@ -66,6 +66,17 @@ test('every standalone template the docs name is shipped in assets/', () => {
   for (const template of named) expect({ template, shipped: fs.existsSync(path.join(ROOT, 'assets', template)) }).toEqual({ template, shipped: true });
 });
 
+test('a template the docs deploy with --template-file and no --s3-bucket is within the 51,200 bytes CloudFormation takes inline', () => {
+  const commands = DOCS.flatMap(file => [...read(file).matchAll(/aws cloudformation deploy[^`]*?(?=\n\n|```)/g)].map(m => ({ file, command: m[0] })));
+  expect(commands.length).toBeGreaterThanOrEqual(2);
+  for (const { file, command } of commands) {
+    const template = /--template-file node_modules\/cdk-cloudcraft\/assets\/([\w.-]+)/.exec(command)?.[1];
+    expect({ file, template }).toEqual({ file, template: expect.any(String) });
+    const bytes = fs.statSync(path.join(ROOT, 'assets', template!)).size;
+    if (!command.includes('--s3-bucket')) expect({ template, bytes, inline: bytes <= 51_200 }).toEqual({ template, bytes, inline: true });
+  }
+});
+
 /** Every file under lib/, as one text: the reasons the Lambda code gives are written there. */
 function libText(dir = path.join(ROOT, 'lib')): string {
   return fs.readdirSync(dir, { withFileTypes: true }).map(entry => {

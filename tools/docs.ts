@@ -90,6 +90,7 @@ lets two deliveries of the same Create end with one registration.
 | one more stack | ${report.synth.marginalMsPerStack.cloudcraftIntegration} ms (bare role ${report.synth.marginalMsPerStack.bareRole} ms, Provider framework ${report.synth.marginalMsPerStack.providerFramework} ms) |
 | single-account stack template | ${n(t.singleAccountStackBytes)} bytes |
 | member template (minimal policy) / standalone member template (\`ReadOnlyAccess\`) | ${n(t.memberTemplateBytes)} / ${n(t.memberTemplateStandaloneFileBytes)} bytes (StackSets' inline limit ${n(t.inlineTemplateBodyLimitBytes)}) |
+| standalone templates: integration / Organization | ${n(t.integrationTemplateStandaloneFileBytes)} / ${n(t.organizationTemplateStandaloneFileBytes)} bytes (inline limit ${n(t.inlineTemplateBodyLimitBytes)}, from S3 1,000,000) |
 
 | stack | resources | Lambda functions | IAM roles | file assets |
 | --- | --- | --- | --- | --- |

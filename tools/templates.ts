@@ -34,8 +34,9 @@ function apiKeySecretArn(stack: Stack): string {
 }
 
 /**
- * Without the `cdk_nag` metadata of the acknowledgements: cdk-nag reads it in CDK apps only, and without it the
- * Organization template stays under the 51,200 bytes `aws cloudformation deploy --template-file` accepts.
+ * Without the `cdk_nag` metadata of the acknowledgements: cdk-nag reads it in CDK apps only. The logical IDs stay
+ * those of the construct, so that a stack launched from the file can later be taken over by a CDK app with the same
+ * construct without replacing its resources.
  */
 function withoutNagMetadata(template: Record<string, any>): Record<string, any> {
   for (const resource of Object.values<any>(template.Resources ?? {})) {
@@ -44,45 +45,6 @@ function withoutNagMetadata(template: Record<string, any>): Record<string, any> 
     if (Object.keys(resource.Metadata).length === 0) delete resource.Metadata;
   }
   return template;
-}
-
-/**
- * Short logical IDs (`Registrar` for `CloudcraftRegistrarB24F2005`): nobody updates a standalone template from a CDK
- * app, so the IDs need no hash, and the Organization template stays under 51,200 bytes. Every reference (Ref,
- * Fn::GetAtt, DependsOn, Fn::Sub) follows; an ID whose short form would collide keeps its name.
- */
-export function withShortLogicalIds(template: Record<string, any>): Record<string, any> {
-  const taken = new Set(Object.keys(template.Parameters ?? {}));
-  const names = new Map<string, string>();
-  for (const id of Object.keys(template.Resources ?? {})) {
-    const short = id.replace(/Cloudcraft/g, '').replace(/[0-9A-F]{8}/g, '');
-    const name = short === '' || taken.has(short) ? id : short;
-    taken.add(name);
-    names.set(id, name);
-  }
-  const rename = (id: string) => names.get(id) ?? id;
-  const subText = (text: string, local: Record<string, unknown> = {}) =>
-    text.replace(/\$\{([^!}][^}.]*)(\.[^}]*)?\}/g, (all, id: string, attr = '') => (id in local ? all : `\${${rename(id)}${attr}}`));
-  const visit = (node: any): any => {
-    if (Array.isArray(node)) return node.map(visit);
-    if (!node || typeof node !== 'object') return node;
-    const out: Record<string, any> = {};
-    for (const [key, value] of Object.entries<any>(node)) {
-      if (key === 'Ref' && typeof value === 'string') out[key] = rename(value);
-      else if (key === 'Fn::GetAtt') out[key] = typeof value === 'string' ? value.replace(/^[^.]+/, rename) : [rename(value[0]), ...visit(value.slice(1))];
-      else if (key === 'Fn::Sub') out[key] = typeof value === 'string' ? subText(value) : [subText(value[0], value[1]), visit(value[1])];
-      else out[key] = visit(value);
-    }
-    return out;
-  };
-  const resources: Record<string, any> = {};
-  for (const [id, resource] of Object.entries<any>(template.Resources ?? {})) {
-    const renamed = visit(resource);
-    const dependsOn = renamed.DependsOn;
-    if (dependsOn !== undefined) renamed.DependsOn = Array.isArray(dependsOn) ? dependsOn.map(rename) : rename(dependsOn);
-    resources[rename(id)] = renamed;
-  }
-  return { ...template, Resources: resources, ...(template.Outputs ? { Outputs: visit(template.Outputs) } : {}) };
 }
 
 function plainStack(app: App, id: string, description: string): Stack {
@@ -110,7 +72,7 @@ export function buildOrganizationTemplate(): Record<string, any> {
     apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', secretArn)),
     organizationalUnitIds: ous,
   });
-  return withShortLogicalIds(withoutNagMetadata(app.synth().getStackByName(stack.stackName).template));
+  return withoutNagMetadata(app.synth().getStackByName(stack.stackName).template);
 }
 
 /** The single-account integration as a plain template: the key's secret and the account name are parameters. */
@@ -124,13 +86,13 @@ export function buildIntegrationTemplate(): Record<string, any> {
     apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', secretArn)),
     accountName: CloudcraftAccountName.of(accountName),
   });
-  return withShortLogicalIds(withoutNagMetadata(app.synth().getStackByName(stack.stackName).template));
+  return withoutNagMetadata(app.synth().getStackByName(stack.stackName).template);
 }
 
 if (require.main === module) {
   fs.mkdirSync(path.dirname(MEMBER_TEMPLATE_FILE), { recursive: true });
-  // The integration template carries the handler's code inline: written compact, to stay far under the 51,200 bytes
-  // `aws cloudformation deploy --template-file` accepts without an S3 bucket.
+  // Written compact: the integration template carries the handler's code inline, and the README deploys it with
+  // `aws cloudformation deploy --template-file` (51,200 bytes without an S3 bucket: test/docs.test.ts checks it).
   const files: Array<[string, string]> = [
     [MEMBER_TEMPLATE_FILE, JSON.stringify(buildMemberTemplate(new App(), {}), null, 1)],
     [INTEGRATION_TEMPLATE_FILE, JSON.stringify(buildIntegrationTemplate())],
