@@ -3,15 +3,16 @@
  * tested directly.
  */
 import {
-  afterPost, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_PHYSICAL_ID_CHARS, parsePhysicalId,
-  pendingPhysicalId, PENDING_SKEW_MS, physicalIdOf, planCreate, planDelete, planUpdate, registrationBody,
-  registrationsOfRole, TWIN_WINDOW_MS,
+  afterPost, alreadyAsFound, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_PHYSICAL_ID_CHARS,
+  parsePhysicalId, pendingPhysicalId, PENDING_SKEW_MS, physicalIdOf, planCreate, planDelete, planUpdate,
+  registrationsOfRole, restoredOf, TWIN_WINDOW_MS, wantedOf,
 } from '../lib/registration/handler/decide';
 import { parseProps, RegistrationProps } from '../lib/registration/handler/properties';
 import {
   BACKOFF_CAP_MS, CallOutcome, CloudcraftAccount, explainFailure, isAmbiguous, isSuccess, isVerificationFailure,
   parseRetryAfter, retryDecision, RetryContext, VERIFICATION_WINDOW_MS,
 } from '../lib/runtime/policy';
+import { registrationBody } from '../lib/runtime/registration';
 
 const ID = '2b8c1f7e-0d4a-4c3b-9e1f-5a6b7c8d9e0f';
 const ROLE = 'arn:aws:iam::111122223333:role/cloudcraft';
@@ -117,23 +118,28 @@ describe('physical IDs', () => {
   });
 });
 
-describe('bodies', () => {
+describe('bodies (the one model of runtime/registration: left out = not managed, [] = shared with no team)', () => {
   test('teams not given are left out; given ones sent; the region only when asked', () => {
-    expect(registrationBody('n', ROLE, props())).toEqual({ name: 'n', roleArn: ROLE });
-    expect(registrationBody('n', ROLE, props({ ReadAccess: ['a'] }), {}, 'eu-west-1')).toEqual({ name: 'n', roleArn: ROLE, readAccess: ['team/a'], region: 'eu-west-1' });
+    expect(registrationBody(wantedOf(props({ AccountName: 'n' })))).toEqual({ name: 'n', roleArn: ROLE });
+    expect(registrationBody(wantedOf(props({ AccountName: 'n', ReadAccess: ['a'] })), { region: 'eu-west-1' }))
+      .toEqual({ name: 'n', roleArn: ROLE, readAccess: ['team/a'], region: 'eu-west-1' });
+    expect(registrationBody(wantedOf(props({ AccountName: 'n', ReadAccess: [] })))).toEqual({ name: 'n', roleArn: ROLE, readAccess: [] });
   });
 
-  test('teams removed since `before` are sent as [] (the documented way to unshare), never null', () => {
-    expect(registrationBody('n', ROLE, props(), { readAccess: ['team/a'], writeAccess: null })).toEqual({ name: 'n', roleArn: ROLE, readAccess: [] });
-    expect(registrationBody('n', ROLE, props(), { readAccess: [], writeAccess: null })).toEqual({ name: 'n', roleArn: ROLE });
+  test('a team list the template does not manage is sent back as the registration has it, never null', () => {
+    const current = account({ id: 'a', readAccess: ['team/x'], writeAccess: null });
+    expect(registrationBody(wantedOf(props({ AccountName: 'n' })), { current })).toEqual({ name: 'n', roleArn: ROLE, readAccess: ['team/x'] });
+    expect(registrationBody(wantedOf(props({ AccountName: 'n', ReadAccess: [] })), { current })).toEqual({ name: 'n', roleArn: ROLE, readAccess: [] });
   });
 
-  test('registrationsOfRole: exact role ARN, oldest first; matchesDesired compares teams as sets, null as []', () => {
+  test('registrationsOfRole: exact role ARN, oldest first; matchesDesired compares managed teams as sets and ignores the others', () => {
     const accounts = [account({ id: 'b', createdAt: '2025' }), account({ id: 'a', createdAt: '2024' }), account({ id: 'c', roleArn: `${ROLE}-x` })];
     expect(registrationsOfRole(accounts, ROLE).map(a => a.id)).toEqual(['a', 'b']);
     expect(matchesDesired(account({ id: 'a', readAccess: ['team/y', 'team/x'] }), props({ ReadAccess: ['x', 'y'] }))).toBe(true);
     expect(matchesDesired(account({ id: 'a', readAccess: [] }), props())).toBe(true);
-    expect(matchesDesired(account({ id: 'a', readAccess: ['team/x'] }), props())).toBe(false);
+    expect(matchesDesired(account({ id: 'a', readAccess: ['team/x'] }), props())).toBe(true);
+    expect(matchesDesired(account({ id: 'a', readAccess: ['team/x'] }), props({ ReadAccess: [] }))).toBe(false);
+    expect(matchesDesired(account({ id: 'a', readAccess: null }), props({ ReadAccess: [] }))).toBe(true);
   });
 });
 
@@ -177,6 +183,14 @@ describe('plans', () => {
     expect(planUpdate(ID, undefined, props()).action).toBe('put');
   });
 
+  test('update: team access now managed, or managed with other teams, means PUT; no longer managed means nothing', () => {
+    expect(planUpdate(ID, props(), props({ ReadAccess: [] })).action).toBe('put');
+    expect(planUpdate(ID, props({ ReadAccess: ['a'] }), props({ ReadAccess: [] })).action).toBe('put');
+    expect(planUpdate(ID, props({ ReadAccess: ['a', 'b'] }), props({ ReadAccess: ['b', 'a'] })).action).toBe('none');
+    expect(planUpdate(ID, props({ ReadAccess: ['a'] }), props()).action).toBe('none');
+    expect(planUpdate(ID, props({ WriteAccess: [] }), props()).action).toBe('none');
+  });
+
   test('update: naming compared as written (pattern and names), never through the alias', () => {
     const pattern = { AccountName: undefined, AccountNamePattern: '{alias}' };
     expect(planUpdate(ID, props(pattern), props(pattern)).action).toBe('none');
@@ -205,6 +219,17 @@ describe('plans', () => {
     expect(planDelete(adopted, props())).toEqual({ action: 'restore', id: ID, original });
     expect(planDelete(adopted, props({ RemoveAdopted: 'true' }))).toEqual({ action: 'delete', id: ID });
     expect(planDelete(pendingPhysicalId(NOW), props())).toEqual({ action: 'cleanup', since: NOW - PENDING_SKEW_MS });
+  });
+
+  test('restore: the name, and the team lists the template managed as found (null as []); the others not touched', () => {
+    const original = { name: 'mine', readAccess: ['team/x'], writeAccess: null };
+    expect(restoredOf(original, props({ ReadAccess: ['y'], WriteAccess: ['z'] })))
+      .toEqual({ name: 'mine', roleArn: ROLE, readAccess: ['team/x'], writeAccess: [] });
+    expect(restoredOf(original, props())).toEqual({ name: 'mine', roleArn: ROLE, readAccess: null, writeAccess: null });
+    expect(alreadyAsFound(original, props({ AccountName: 'mine' }))).toBe(true);
+    expect(alreadyAsFound(original, props({ AccountName: 'mine', ReadAccess: ['x'] }))).toBe(true);
+    expect(alreadyAsFound(original, props({ AccountName: 'mine', WriteAccess: ['x'] }))).toBe(false);
+    expect(alreadyAsFound(original, props({ AccountName: 'other' }))).toBe(false);
   });
 
   test('leftovers of a failed create: the role\'s registrations created since', () => {

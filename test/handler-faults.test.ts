@@ -387,12 +387,25 @@ describe('adoption', () => {
     expect(h.emulator.accounts.has(existing.id)).toBe(true);
   });
 
-  test('Delete (or a rollback) of an adopted registration restores its original name and team access', async () => {
+  test.each([false, true])('Delete (or a rollback) of an adopted registration restores its name and the team access the template managed (PUT clears omitted lists: %s)', async (putClearsOmittedAccess) => {
+    h = new VirtualHarness({ putClearsOmittedAccess });
     const existing = h.emulator.seedAccount({ name: 'added by hand', roleArn: ROLE_ARN, readAccess: ['team/x'] });
     const adopted = await run(create({ WriteAccess: ['team-w'] }));
+    expect(h.emulator.accounts.get(existing.id)).toMatchObject({ name: 'production', readAccess: ['team/x'], writeAccess: ['team/team-w'] });
     h.emulator.calls.length = 0;
     const { answer } = await run(h.event('Delete', h.registrationProps({ WriteAccess: ['team-w'] }), { PhysicalResourceId: adopted.answer.PhysicalResourceId }));
     expect(answer.Status).toBe('SUCCESS');
+    // Read access was never the template's: the PUT sends back what the registration has, so it is kept either way.
+    expect(calls()).toEqual(['GET /aws/account 200', 'PUT /aws/account/{id} 200']);
+    expect(h.emulator.accounts.get(existing.id)).toMatchObject({ name: 'added by hand', readAccess: ['team/x'], writeAccess: [] });
+  });
+
+  test('restoring an adopted registration whose team lists were both managed: one PUT', async () => {
+    const existing = h.emulator.seedAccount({ name: 'added by hand', roleArn: ROLE_ARN, readAccess: ['team/x'] });
+    const managed = { ReadAccess: ['team-r'], WriteAccess: [] };
+    const adopted = await run(create(managed));
+    h.emulator.calls.length = 0;
+    await run(h.event('Delete', h.registrationProps(managed), { PhysicalResourceId: adopted.answer.PhysicalResourceId }));
     expect(calls()).toEqual(['PUT /aws/account/{id} 200']);
     expect(h.emulator.accounts.get(existing.id)).toMatchObject({ name: 'added by hand', readAccess: ['team/x'], writeAccess: [] });
   });
@@ -552,16 +565,31 @@ describe('Update', () => {
     expect(h.emulator.calls[0].body).toEqual({ name: 'prod-eu', roleArn: ROLE_ARN, readAccess: ['team/team-a'], writeAccess: ['team/team-b'] });
   });
 
-  test('a rename without team access leaves the team fields out of the PUT', async () => {
+  test('a rename without team access: one list, then a PUT that leaves out the lists the registration does not have', async () => {
     const id = await registered();
     await run(h.event('Update', h.registrationProps({ AccountName: 'renamed' }), { PhysicalResourceId: id, OldResourceProperties: h.registrationProps() }));
-    expect(h.emulator.calls[0].body).toEqual({ name: 'renamed', roleArn: ROLE_ARN });
+    expect(calls()).toEqual(['GET /aws/account 200', 'PUT /aws/account/{id} 200']);
+    expect(h.emulator.callsTo('PUT')[0].body).toEqual({ name: 'renamed', roleArn: ROLE_ARN });
   });
 
-  test('removing team access sends [] (the documented way to unshare), never null', async () => {
+  test.each([false, true])('team access shared in Cloudcraft by hand survives a rename when the template does not manage it (PUT clears omitted lists: %s)', async (putClearsOmittedAccess) => {
+    h = new VirtualHarness({ putClearsOmittedAccess });
+    const id = await registered();
+    h.emulator.accounts.set(id, { ...h.emulator.accounts.get(id)!, readAccess: ['team/by-hand'] });
+    await run(h.event('Update', h.registrationProps({ AccountName: 'renamed' }), { PhysicalResourceId: id, OldResourceProperties: h.registrationProps() }));
+    expect(h.emulator.callsTo('PUT')[0].body).toEqual({ name: 'renamed', roleArn: ROLE_ARN, readAccess: ['team/by-hand'] });
+    expect(h.emulator.accounts.get(id)).toMatchObject({ name: 'renamed', readAccess: ['team/by-hand'] });
+  });
+
+  test('removing team access from the template stops managing it (no call, the teams stay); [] unshares', async () => {
     const id = await registered({ ReadAccess: ['team-a'] });
-    await run(h.event('Update', h.registrationProps(), { PhysicalResourceId: id, OldResourceProperties: h.registrationProps({ ReadAccess: ['team-a'] }) }));
-    expect(h.emulator.calls[0].body).toEqual({ name: 'production', roleArn: ROLE_ARN, readAccess: [] });
+    const teams = h.registrationProps({ ReadAccess: ['team-a'] });
+    const left = await run(h.event('Update', h.registrationProps(), { PhysicalResourceId: id, OldResourceProperties: teams }));
+    expect(left.answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
+    expect(h.emulator.calls).toHaveLength(0);
+    expect(h.emulator.accounts.get(id)!.readAccess).toEqual(['team/team-a']);
+    await run(h.event('Update', h.registrationProps({ ReadAccess: [] }), { PhysicalResourceId: id, OldResourceProperties: h.registrationProps() }));
+    expect(h.emulator.callsTo('PUT')[0].body).toEqual({ name: 'production', roleArn: ROLE_ARN, readAccess: [] });
     expect(h.emulator.accounts.get(id)!.readAccess).toEqual([]);
   });
 
@@ -641,8 +669,23 @@ describe('Update', () => {
     const { answer } = await run(h.event('Update', h.registrationProps({ AccountName: 'renamed' }), { PhysicalResourceId: id, OldResourceProperties: h.registrationProps() }));
     expect(answer.Status).toBe('SUCCESS');
     expect(answer.PhysicalResourceId).not.toBe(id);
-    expect(calls()).toEqual(['PUT /aws/account/{id} 404', 'GET /aws/account 200', 'POST /aws/account 201', 'GET /aws/account 200']);
+    // Absent from the list taken for the team lists; the PUT confirms (404); that list serves the registration.
+    expect(calls()).toEqual(['GET /aws/account 200', 'PUT /aws/account/{id} 404', 'POST /aws/account 201', 'GET /aws/account 200']);
     expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id: answer.PhysicalResourceId, name: 'renamed' })]);
+  });
+
+  test('a list that leaves the registration out is not evidence: the PUT finds it, nothing is registered anew', async () => {
+    const id = await registered();
+    h.wrapTransport = next => async (request, signal) => {
+      const answer = await next(request, signal);
+      if (request.method !== 'GET') return answer;
+      const body = JSON.parse(answer.text);
+      return { ...answer, text: JSON.stringify({ accounts: body.accounts.filter((a: { id: string }) => a.id !== id) }) };
+    };
+    const { answer } = await run(h.event('Update', h.registrationProps({ AccountName: 'renamed' }), { PhysicalResourceId: id, OldResourceProperties: h.registrationProps() }));
+    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
+    expect(calls()).toEqual(['GET /aws/account 200', 'PUT /aws/account/{id} 200']);
+    expect(h.emulator.registrationsOf(ROLE_ARN)).toEqual([expect.objectContaining({ id, name: 'renamed' })]);
   });
 
   test('an Update that registers anew and fails after a POST that may have landed removes what it made (its old ID stays)', async () => {
@@ -666,11 +709,16 @@ describe('Update', () => {
     expect(failed.logs.some(l => /update: removed what its failed registration made/.test(l))).toBe(true);
   });
 
-  test('an Update whose old properties are of an unknown older shape PUTs name and role', async () => {
+  test('an Update whose old properties are of an unknown older shape compares with Cloudcraft: PUT only what differs', async () => {
     const id = await registered();
-    const { answer } = await run(h.event('Update', h.registrationProps(), { PhysicalResourceId: id, OldResourceProperties: { ServiceToken: 'x', SomethingOld: 'y' } }));
-    expect(answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
-    expect(calls()).toEqual(['PUT /aws/account/{id} 200']);
+    const unknown = { ServiceToken: 'x', SomethingOld: 'y' };
+    const same = await run(h.event('Update', h.registrationProps(), { PhysicalResourceId: id, OldResourceProperties: unknown }));
+    expect(same.answer).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
+    expect(calls()).toEqual(['GET /aws/account 200']);
+    h.emulator.calls.length = 0;
+    await run(h.event('Update', h.registrationProps({ AccountName: 'renamed' }), { PhysicalResourceId: id, OldResourceProperties: unknown }));
+    expect(calls()).toEqual(['GET /aws/account 200', 'PUT /aws/account/{id} 200']);
+    expect(h.emulator.accounts.get(id)!.name).toBe('renamed');
   });
 
   test('an adopted registration keeps its physical ID (and what to restore) across updates', async () => {

@@ -2,7 +2,7 @@
  * Template-driven lifecycle, the one end-to-end check on real time: synthesize the example stack, take the handler's
  * inline code out of the template, run it as Lambda would (a fresh Node 24 process loads index.js and calls
  * index.handler with the shipped dependencies: fetch, the AWS SDK, the system clock), and drive
- * Create -> Update (rename, teams) -> Update (teams removed) -> Delete with events built from the template's own
+ * Create -> Update (rename, teams) -> Update (teams no longer managed) -> Update (teams []) -> Delete with events built from the template's own
  * resource properties, against the Cloudcraft emulator over HTTP and local Secrets Manager.
  */
 import { spawnSync } from 'child_process';
@@ -101,7 +101,7 @@ async function invoke(event: any): Promise<any> {
   return answers[0];
 }
 
-test('Create, Update (rename, teams; teams removed), Delete with the inline code from the template', async () => {
+test('Create, Update (rename, teams; teams left out, then []), Delete with the inline code from the template', async () => {
   const [functionId] = resourceOfType('AWS::Lambda::Function');
   const refs: Record<string, string> = {
     ...AWS_REFS,
@@ -149,8 +149,13 @@ test('Create, Update (rename, teams; teams removed), Delete with the inline code
   expect(updated).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
   expect(emulator.accounts.get(id)).toMatchObject({ name: 'production-eu', readAccess: ['team/team-a'], writeAccess: ['team/team-b'] });
 
-  // 4. An Update that removes team access sends [] (the documented way to unshare).
-  const unshared = await invoke({ ...eventFor(registrationId, 'Update', refs), ResourceProperties: before, OldResourceProperties: after, PhysicalResourceId: id });
+  // 4. An Update that removes team access from the template stops managing it (the teams stay, the name goes back);
+  // one that sets [] unshares.
+  const left = await invoke({ ...eventFor(registrationId, 'Update', refs), ResourceProperties: before, OldResourceProperties: after, PhysicalResourceId: id });
+  expect(left).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
+  expect(emulator.accounts.get(id)).toMatchObject({ name: 'production', readAccess: ['team/team-a'], writeAccess: ['team/team-b'] });
+  const none = { ...before, ReadAccess: [], WriteAccess: [] };
+  const unshared = await invoke({ ...eventFor(registrationId, 'Update', refs), ResourceProperties: none, OldResourceProperties: before, PhysicalResourceId: id });
   expect(unshared).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: id });
   expect(emulator.accounts.get(id)).toMatchObject({ name: 'production', readAccess: [], writeAccess: [] });
 
@@ -171,11 +176,11 @@ test('Create, Update (rename, teams; teams removed), Delete with the inline code
   const paramsDeleted = await invoke({ ...eventFor(paramsId, 'Delete', refs), PhysicalResourceId: iam.PhysicalResourceId });
   expect(paramsDeleted.Status).toBe('SUCCESS');
 
-  // Calls per step in the happy path: iamParameters 1, Create 3 (list, POST, list for a twin delivery), Update 1
-  // each, Delete 1.
+  // Calls per step in the happy path: iamParameters 1, Create 3 (list, POST, list for a twin delivery), Update 1 with
+  // both team lists managed, 2 with a list not managed (the list gives its teams back to the PUT), Delete 1.
   expect(emulator.calls.map(c => `${c.method} ${c.path.replace(/[0-9a-f-]{36}/, '{id}')}`)).toEqual([
     'GET /aws/account/iamParameters', 'GET /aws/account', 'POST /aws/account', 'GET /aws/account', 'PUT /aws/account/{id}',
-    'PUT /aws/account/{id}', 'DELETE /aws/account/{id}',
+    'GET /aws/account', 'PUT /aws/account/{id}', 'PUT /aws/account/{id}', 'DELETE /aws/account/{id}',
   ]);
 });
 

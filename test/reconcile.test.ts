@@ -2,8 +2,9 @@
  * The registrar's plan (pure): from desired accounts, Cloudcraft's list and the ledger, the actions. Every case
  * ends with a check that no action touches a registration the registrar does not own.
  */
-import { Action, afterRefusal, DesiredAccount, drift, LedgerEntry, plan, PlanInput, planRemoveAll, registrationBody } from '../lib/organization/registrar/reconcile';
+import { Action, afterRefusal, DesiredAccount, LedgerEntry, plan, PlanInput, planRemoveAll } from '../lib/organization/registrar/reconcile';
 import { CloudcraftAccount } from '../lib/runtime/policy';
+import { drift, registrationBody } from '../lib/runtime/registration';
 
 const NOW = Date.UTC(2026, 10, 24, 12);
 const HOUR = 3_600_000;
@@ -76,11 +77,11 @@ test('managed team access that drifted is corrected; [] unshares', () => {
 
 test('team access not managed: a PUT sends the registration\'s own lists back (kept under both readings of PUT)', () => {
   const shared = reg('a', '1', { readAccess: ['team/x'], writeAccess: [] });
-  expect(registrationBody(want('1', 'renamed'), undefined, shared)).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/x'], writeAccess: [] });
+  expect(registrationBody(want('1', 'renamed'), { current: shared })).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/x'], writeAccess: [] });
   // Not shared (null): nothing to send back. Managed: the desired lists win.
-  expect(registrationBody(want('1', 'renamed'), undefined, reg('a', '1'))).toEqual({ name: 'renamed', roleArn: role('1') });
+  expect(registrationBody(want('1', 'renamed'), { current: reg('a', '1') })).toEqual({ name: 'renamed', roleArn: role('1') });
   // Read access managed (the desired list wins), write access not (its own list is sent back).
-  expect(registrationBody(want('1', 'renamed', ['team/y']), undefined, shared)).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/y'], writeAccess: [] });
+  expect(registrationBody(want('1', 'renamed', ['team/y']), { current: shared })).toEqual({ name: 'renamed', roleArn: role('1'), readAccess: ['team/y'], writeAccess: [] });
 });
 
 test('a registration pointed at another role is drift', () => {

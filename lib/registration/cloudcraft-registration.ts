@@ -35,16 +35,20 @@ export interface CloudcraftRegistrationOptions extends CloudcraftApiOptions {
   readonly accountName: CloudcraftAccountName;
 
   /**
-   * Cloudcraft teams that may read the account's diagrams (team IDs, from GET /team).
+   * Cloudcraft teams that may read the account's diagrams (team IDs, from GET /team). An empty list shares with no
+   * team; a list left out is not managed (as in `CloudcraftOrganizationIntegration`).
    *
-   * @default - Cloudcraft's default access (the field is left out; removing teams later sends an empty list)
+   * @default - not managed: Cloudcraft's default for a new registration; an existing one keeps the teams it has
+   * (removing the list from the code later leaves the teams as they are: set `[]` to unshare)
    */
   readonly readAccessTeams?: string[];
 
   /**
-   * Cloudcraft teams that may edit the account's settings in Cloudcraft (team IDs).
+   * Cloudcraft teams that may edit the account's settings in Cloudcraft (team IDs). An empty list shares with no
+   * team; a list left out is not managed.
    *
-   * @default - Cloudcraft's default access (the field is left out; removing teams later sends an empty list)
+   * @default - not managed: Cloudcraft's default for a new registration; an existing one keeps the teams it has
+   * (removing the list from the code later leaves the teams as they are: set `[]` to unshare)
    */
   readonly writeAccessTeams?: string[];
 

@@ -4,6 +4,7 @@
  * configuration does nothing. Pure.
  */
 import { ENVIRONMENT_VARIABLE, RegistrarEnvironment, RegistrarSettings } from './contract';
+import { accountName } from '../../runtime/registration';
 
 /** What a deployment recorded: the settings, the targets and the external ID the member roles trust. */
 export interface Deployment {
@@ -103,9 +104,7 @@ export function teamEntries(teams: string[] | undefined): string[] | undefined {
   return [...new Set(teams.map(t => (t.includes('/') ? t : `team/${t}`)))].sort();
 }
 
+/** The account's name in Cloudcraft: `{name}` is its name in AWS Organizations. */
 export function nameOf(config: RegistrarConfig, accountId: string, orgName: string | undefined): string {
-  const mapped = config.naming.names[accountId];
-  if (mapped && mapped.trim() !== '') return mapped.trim();
-  const name = config.naming.pattern.split('{accountId}').join(accountId).split('{name}').join(orgName || accountId).trim();
-  return name === '' ? accountId : name;
+  return accountName(config.naming, accountId, { name: orgName || accountId });
 }

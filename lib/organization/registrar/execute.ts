@@ -3,10 +3,11 @@
  * What it did comes back as an `Outcome`, and why it stopped as a typed `Stop`, never as message text to parse.
  */
 import { Ledger, LeaseLost } from './ledger';
-import { Action, afterRefusal, DesiredAccount, LedgerEntry, registrationBody } from './reconcile';
+import { Action, afterRefusal, DesiredAccount, LedgerEntry } from './reconcile';
 import { Clock } from '../../runtime/clock';
 import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
 import { CloudcraftAccount } from '../../runtime/policy';
+import { registrationBody } from '../../runtime/registration';
 
 export type StopKind =
   /** The invocation's time (or CloudFormation's window) is over: the next invocation takes it up. */
@@ -159,14 +160,14 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
     case 'confirm': {
       const { account, cloudcraftId, entry } = action;
       try {
-        const result = await client.update(cloudcraftId, registrationBody(account, undefined, entry), { roleArn: account.roleArn });
+        const result = await client.update(cloudcraftId, registrationBody(account, { current: entry }), { roleArn: account.roleArn });
         if (result === 'gone') {
           confirmedGone.push(cloudcraftId);
           counts.progress++;
           log('info', 'an owned registration is gone from Cloudcraft (confirmed by its ID): registered again', { accountId: account.accountId, cloudcraftId });
           return undefined;
         }
-        seen.set(cloudcraftId, { id: cloudcraftId, ...registrationBody(account, undefined, entry) } as CloudcraftAccount);
+        seen.set(cloudcraftId, { id: cloudcraftId, ...registrationBody(account, { current: entry }) } as CloudcraftAccount);
         return {
           kind: 'list-wrong',
           reason: `Cloudcraft's account list (GET /aws/account) left out the registration ${cloudcraftId} of account ${account.accountId}, which exists (its PUT was answered): the list is not complete, so nothing that rests on an absence from it was done in this run. The next run tries again.`,
@@ -215,7 +216,7 @@ async function one(action: Action, ctx: ExecutionContext, counts: Counts, confir
       const current = seen.get(action.cloudcraftId);
       const entry = ctx.entries.get(action.account.accountId);
       try {
-        const body = registrationBody(action.account, undefined, current ?? entry);
+        const body = registrationBody(action.account, { current: current ?? entry });
         const result = await client.update(action.cloudcraftId, body, { roleArn: action.account.roleArn });
         if (result === 'updated') {
           counts.progress++;
@@ -301,7 +302,7 @@ async function register(account: DesiredAccount, previous: LedgerEntry | undefin
     const region = ctx.verificationRegion;
     let result;
     try {
-      result = await client.register(registrationBody(account, region), { roleArn: account.roleArn, region }, onSend);
+      result = await client.register(registrationBody(account, { region }), { roleArn: account.roleArn, region }, onSend);
     } catch (err) {
       // A refusal, the deadline or the lease lost: no POST of this call registered anything (an answer that may have
       // ends the call as `ambiguous`), and the write-ahead record of them is undone. Any other error (the ledger or

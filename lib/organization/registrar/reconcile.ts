@@ -13,6 +13,7 @@
  * (404 is done). A run whose desired set is incomplete (a read failed) deregisters nothing.
  */
 import { CloudcraftAccount } from '../../runtime/policy';
+import { byKeyUser, createdAtOf, Drift, drift, oldestFirst } from '../../runtime/registration';
 
 /** An account that should be registered. */
 export interface DesiredAccount {
@@ -92,7 +93,7 @@ export type Action =
   | { readonly kind: 'register'; readonly account: DesiredAccount; readonly previous?: LedgerEntry }
   /** Stop posting for an account whose POSTs Cloudcraft never confirmed (5xx, no answer): a refusal, backed off. */
   | { readonly kind: 'give-up'; readonly account: DesiredAccount; readonly previous: LedgerEntry; readonly why: string }
-  | { readonly kind: 'update'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly changes: string[] }
+  | { readonly kind: 'update'; readonly account: DesiredAccount; readonly cloudcraftId: string; readonly changes: Drift[] }
   /**
    * An owned registration made under another Cloudcraft user's external ID (the key's user changed): removed, as the
    * roles no longer trust it; the account is registered again under the key's user.
@@ -141,49 +142,6 @@ const ORDER: Record<Action['kind'], number> = {
   'deregister': 5,
 };
 
-function sameTeams(a: string[] | null | undefined, b: string[] | null | undefined): boolean {
-  const norm = (x: string[] | null | undefined) => JSON.stringify([...(x ?? [])].sort());
-  return norm(a) === norm(b);
-}
-
-/** What differs between a registration and the desired account (team access only when it is managed). */
-export function drift(account: CloudcraftAccount, desired: DesiredAccount): string[] {
-  const changes: string[] = [];
-  if (account.name !== desired.name) changes.push('name');
-  // Re-pointed by hand: the account's own role would stay unregistered while this one counts as registered.
-  if (account.roleArn !== desired.roleArn) changes.push('roleArn');
-  if (desired.readAccess !== undefined && !sameTeams(account.readAccess, desired.readAccess)) changes.push('readAccess');
-  if (desired.writeAccess !== undefined && !sameTeams(account.writeAccess, desired.writeAccess)) changes.push('writeAccess');
-  return changes;
-}
-
-/**
- * The body of a POST or PUT: team access when it is managed (null is never sent; [] unshares). Not managed, a PUT
- * sends the registration's own lists back (`current`, as last listed, or as the ledger last wrote them): whether a
- * PUT keeps or clears a list it leaves out is not documented, and sharing set up in Cloudcraft must survive a rename
- * either way.
- */
-export function registrationBody(desired: DesiredAccount, region?: string, current?: Pick<CloudcraftAccount, 'readAccess' | 'writeAccess'>): Record<string, unknown> {
-  const read = desired.readAccess ?? current?.readAccess;
-  const write = desired.writeAccess ?? current?.writeAccess;
-  return {
-    name: desired.name,
-    roleArn: desired.roleArn,
-    ...(read ? { readAccess: read } : {}),
-    ...(write ? { writeAccess: write } : {}),
-    ...(region ? { region } : {}),
-  };
-}
-
-function createdAt(account: CloudcraftAccount): number | undefined {
-  const t = account.createdAt ? Date.parse(account.createdAt) : NaN;
-  return Number.isNaN(t) ? undefined : t;
-}
-
-function oldestFirst(a: CloudcraftAccount, b: CloudcraftAccount): number {
-  return (createdAt(a) ?? 0) - (createdAt(b) ?? 0) || a.id.localeCompare(b.id);
-}
-
 /**
  * Registrations of a role that the entry's POSTs made: created from its first POST to `POST_LATE_MS` after its last
  * (allowing for clock skew either side). None when it never POSTed (adopted) or when createdAt is unknown.
@@ -193,7 +151,7 @@ export function madeByPosts(registrations: CloudcraftAccount[], entry: Pick<Ledg
   const from = entry.postedAt - CLOCK_SKEW_MS;
   const until = Math.max(entry.lastPostAt ?? entry.postedAt, entry.postedAt) + POST_LATE_MS + CLOCK_SKEW_MS;
   return registrations.filter(r => {
-    const t = createdAt(r);
+    const t = createdAtOf(r);
     return t !== undefined && t >= from && t <= until;
   });
 }
@@ -211,7 +169,7 @@ export function plan(input: PlanInput): Action[] {
   const ledger = new Map(input.ledger.map(e => [e.accountId, e]));
   const desired = new Map(input.desired.map(d => [d.accountId, d]));
   // A registration the key's user could have made (its external ID is theirs, or not shown).
-  const sameUser = (r: CloudcraftAccount) => !input.externalId || !r.externalId || r.externalId === input.externalId;
+  const sameUser = byKeyUser(input.externalId);
 
   for (const account of input.desired) {
     const entry = ledger.get(account.accountId);
@@ -359,7 +317,7 @@ export function afterRefusal(entry: LedgerEntry | undefined, account: DesiredAcc
 
 /** Every registration the ledger owns, for a deletion of the whole integration (DELETE by ID; 404 is done). */
 export function planRemoveAll(ledger: LedgerEntry[], actual: CloudcraftAccount[], externalId?: string, now?: number): Action[] {
-  const sameUser = (r: CloudcraftAccount) => !externalId || !r.externalId || r.externalId === externalId;
+  const sameUser = byKeyUser(externalId);
   const actions: Action[] = [];
   for (const entry of ledger) {
     const registrations = actual.filter(a => a.roleArn === entry.roleArn).sort(oldestFirst);

@@ -5,6 +5,7 @@
  */
 import { AccountNaming, RegistrationProps } from './properties';
 import { CloudcraftAccount } from '../../runtime/policy';
+import { accountName, byKeyUser, drift, oldestFirst, sameTeams, WantedRegistration, WantedTeams } from '../../runtime/registration';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Physical IDs
@@ -108,44 +109,23 @@ export function needsAlias(naming: AccountNaming, accountId: string | undefined)
 }
 
 /**
- * The account's name: its entry in `names`, else the pattern with `{accountId}` and `{alias}` filled in. An
- * account without an alias gets `aws-<account ID>` for `{alias}`, never a bare number.
+ * The account's name (runtime/registration's accountName): an account without an alias gets `aws-<account ID>` for
+ * `{alias}`, never a bare number.
  */
 export function accountNameFor(naming: AccountNaming, accountId: string | undefined, alias: string | undefined): string {
   const id = accountId ?? 'unknown';
-  const mapped = accountId ? naming.names[accountId] : undefined;
-  if (mapped && mapped.trim() !== '') return mapped.trim();
-  return naming.pattern.split('{accountId}').join(id).split('{alias}').join(alias ?? `aws-${id}`).trim();
+  return accountName(accountId ? naming : { ...naming, names: {} }, id, { alias: alias ?? `aws-${id}` });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bodies and comparisons
 
-export interface Teams {
-  readonly readAccess?: string[] | null;
-  readonly writeAccess?: string[] | null;
-}
-
-const has = (teams: string[] | null | undefined): teams is string[] => !!teams && teams.length > 0;
-
-/** Team lists compared as sets; null (Cloudcraft's default) and [] both mean "not shared". */
-export function sameTeams(a: string[] | null | undefined, b: string[] | null | undefined): boolean {
-  return JSON.stringify([...a ?? []].sort()) === JSON.stringify([...b ?? []].sort());
-}
-
 /**
- * The body of a POST or PUT. A team list that is not given is left out (the spec never documents null as a request
- * value, and the Go SDK omits unset lists), except when `before` had teams: then it is sent as [] (the documented
- * way to unshare), so removing team access from the template removes it in Cloudcraft.
+ * What the template wants of the registration, in the one model of runtime/registration: a team list left out
+ * (null) is not managed, `[]` is shared with no team.
  */
-export function registrationBody(name: string, roleArn: string, teams: Teams, before: Teams = {}, region?: string): Record<string, unknown> {
-  const body: Record<string, unknown> = { name, roleArn };
-  for (const field of ['readAccess', 'writeAccess'] as const) {
-    if (teams[field] != null) body[field] = teams[field];
-    else if (has(before[field])) body[field] = [];
-  }
-  if (region) body.region = region;
-  return body;
+export function wantedOf(props: RegistrationProps): WantedRegistration {
+  return { name: props.accountName, roleArn: props.roleArn, readAccess: props.readAccess, writeAccess: props.writeAccess };
 }
 
 /** The registrations of a role, oldest first (createdAt, then id). */
@@ -153,14 +133,18 @@ export function registrationsOfRole(accounts: CloudcraftAccount[], roleArn: stri
   return accounts.filter(a => a.roleArn === roleArn).sort(oldestFirst);
 }
 
-function oldestFirst(a: CloudcraftAccount, b: CloudcraftAccount): number {
-  return String(a.createdAt ?? '').localeCompare(String(b.createdAt ?? '')) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Whether a Cloudcraft account already has the wanted name, role and (managed) team access. */
+export function matchesDesired(account: CloudcraftAccount, props: RegistrationProps): boolean {
+  return drift(account, wantedOf(props)).length === 0;
 }
 
-/** Whether a Cloudcraft account already has the wanted name, role and team access. */
-export function matchesDesired(account: CloudcraftAccount, props: RegistrationProps): boolean {
-  return account.name === props.accountName && account.roleArn === props.roleArn
-    && sameTeams(account.readAccess, props.readAccess) && sameTeams(account.writeAccess, props.writeAccess);
+/**
+ * Whether going from the old team settings to the new ones asks nothing of Cloudcraft: a list no longer managed is
+ * left as it is; one now managed, or managed with other teams, must be sent.
+ */
+export function sameTeamSettings(before: WantedTeams, after: WantedTeams): boolean {
+  return (['readAccess', 'writeAccess'] as const).every(field =>
+    after[field] == null || (before[field] != null && sameTeams(before[field], after[field])));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -190,7 +174,7 @@ export type CreatePlan =
 export function planCreate(accounts: CloudcraftAccount[], props: RegistrationProps, now: number): CreatePlan {
   const found = registrationsOfRole(accounts, props.roleArn);
   if (found.length === 0) return { action: 'post' };
-  const usable = found.filter(a => !props.externalId || !a.externalId || a.externalId === props.externalId);
+  const usable = found.filter(byKeyUser(props.externalId));
   if (usable.length === 0) {
     const other = found[0];
     return {
@@ -251,8 +235,7 @@ export function planUpdate(physicalId: string, oldProps: RegistrationProps | und
   }
   if (oldProps && oldProps.apiKey.source === props.apiKey.source && oldProps.apiKey.id === props.apiKey.id
     && (oldProps.apiKey.field ?? '') === (props.apiKey.field ?? '') && sameNaming(oldProps, props)
-    && oldProps.roleArn === props.roleArn && sameTeams(oldProps.readAccess, props.readAccess)
-    && sameTeams(oldProps.writeAccess, props.writeAccess)) {
+    && oldProps.roleArn === props.roleArn && sameTeamSettings(oldProps, props)) {
     return { action: 'none', registration, why: 'nothing Cloudcraft stores changed' };
   }
   return { action: 'put', registration };
@@ -284,6 +267,27 @@ export function planDelete(physicalId: string | undefined, props: RegistrationPr
   if (!ref.adopted || props.removeAdopted) return { action: 'delete', id: ref.id };
   if (!ref.original) return { action: 'skip', why: 'the registration existed before the stack (adopted), and its original settings are not known; set removeAdoptedRegistration to remove it too' };
   return { action: 'restore', id: ref.id, original: ref.original };
+}
+
+/**
+ * What a Delete gives an adopted registration back: its name, and the team lists the template managed as they were
+ * found (a list found null is sent as [], the documented "not shared"); a list the template did not manage was never
+ * changed, and is left to the registration (null here: not managed).
+ */
+export function restoredOf(original: Original, props: RegistrationProps): WantedRegistration {
+  return {
+    name: original.name,
+    roleArn: props.roleArn,
+    readAccess: props.readAccess == null ? null : original.readAccess ?? [],
+    writeAccess: props.writeAccess == null ? null : original.writeAccess ?? [],
+  };
+}
+
+/** Whether an adopted registration is already as it was found: the template's fixed name and managed teams are its own. */
+export function alreadyAsFound(original: Original, props: RegistrationProps): boolean {
+  return !props.naming && original.name === props.accountName
+    && (props.readAccess == null || sameTeams(original.readAccess, props.readAccess))
+    && (props.writeAccess == null || sameTeams(original.writeAccess, props.writeAccess));
 }
 
 /** What a failed Create may have registered: the registrations of the role created since it first POSTed. */

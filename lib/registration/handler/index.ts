@@ -10,9 +10,9 @@
  */
 import { sdkAliasReader } from './account-alias';
 import {
-  accountIdOfRole, accountNameFor, afterPost, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired, MAX_POSTS,
-  needsAlias, originalOf, parsePhysicalId, PENDING_SKEW_MS, pendingPhysicalId, physicalIdOf, planCreate, planDelete, planUpdate,
-  Registration, registrationBody, sameTeams, SETTLE_MS, StackResource, UNREGISTERED_PHYSICAL_ID,
+  accountIdOfRole, accountNameFor, afterPost, alreadyAsFound, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired,
+  MAX_POSTS, needsAlias, originalOf, parsePhysicalId, PENDING_SKEW_MS, pendingPhysicalId, physicalIdOf, planCreate, planDelete,
+  planUpdate, Registration, restoredOf, SETTLE_MS, StackResource, UNREGISTERED_PHYSICAL_ID, wantedOf,
 } from './decide';
 import { allowedApiUrls, API_URLS_VARIABLE, CloudcraftProps, IAM_PARAMETERS_TYPE, parseProps, PropertyError, RegistrationProps } from './properties';
 import { sdkStackResourcesReader } from './stack-resources';
@@ -25,6 +25,7 @@ import { Pacer } from '../../runtime/pacer';
 import { localPacing } from '../../runtime/pacing';
 import { CloudcraftAccount, truncate } from '../../runtime/policy';
 import { Redactor } from '../../runtime/redact';
+import { needsCurrentTeams, registrationBody } from '../../runtime/registration';
 import { ANSWER_BUDGET_MS, answer, answerBody, CfnEvent, CfnResult } from '../../runtime/respond';
 
 export interface HandlerDeps {
@@ -163,13 +164,19 @@ class Run {
         this.log('info', 'update: not at the new API URL; registering there (new physical ID)', { why: plan.why });
         return this.register(props, false, accounts);
       }
-      if (!matchesDesired(found, named)) await cc.update(id, registrationBody(named.accountName, named.roleArn, named, found), named);
+      if (!matchesDesired(found, named)) await cc.update(id, registrationBody(wantedOf(named), { current: found }), named);
       return this.kept(physicalId, plan.registration, props);
     }
-    const result = await cc.update(id, registrationBody(named.accountName, named.roleArn, named, oldProps ?? {}), named);
+    // A team list the template does not manage is sent back as the registration has it (whether a PUT that leaves it
+    // out keeps or clears it is not documented): one list first, and no PUT if Cloudcraft already has what is wanted.
+    // Left out of that list is not evidence that it is gone: the PUT confirms it (404).
+    const listed = needsCurrentTeams(named) ? await cc.listAccounts() : undefined;
+    const current = listed?.find(a => a.id === id);
+    if (current && matchesDesired(current, named)) return this.kept(physicalId, plan.registration, props);
+    const result = await cc.update(id, registrationBody(wantedOf(named), { current }), named);
     if (result === 'updated') return this.kept(physicalId, plan.registration, props);
     this.log('warn', 'update: gone from Cloudcraft; registering again (new physical ID)', { registrationId: id });
-    return this.register(props, false);
+    return this.register(props, false, listed);
   }
 
   private async onDelete(props: RegistrationProps | undefined, propsError?: string): Promise<CfnResult> {
@@ -192,14 +199,16 @@ class Run {
     }
     if (plan.action === 'restore') {
       const { original } = plan;
-      if (!p.naming && original.name === p.accountName && sameTeams(original.readAccess, p.readAccess)
-        && sameTeams(original.writeAccess, p.writeAccess)) {
+      if (alreadyAsFound(original, p)) {
         this.log('info', 'delete: adopted registration already as found', { registrationId: plan.id });
         return done;
       }
-      // Given back as it was found: its name and team access (null, as listed, is sent as [], the documented "not shared").
-      const body = registrationBody(original.name, p.roleArn, { readAccess: original.readAccess ?? [], writeAccess: original.writeAccess ?? [] });
-      const result = await (await this.connect(p)).update(plan.id, body, p);
+      // Given back as it was found: its name and the team access the template managed (restoredOf).
+      const restored = restoredOf(original, p);
+      const cc = await this.connect(p);
+      // Left out of the list, the PUT itself says whether it is gone (404).
+      const current = needsCurrentTeams(restored) ? (await cc.listAccounts()).find(a => a.id === plan.id) : undefined;
+      const result = await cc.update(plan.id, registrationBody(restored, { current }), p);
       this.log('info', result === 'gone' ? 'delete: already gone' : 'delete: adopted registration restored', { registrationId: plan.id, name: original.name });
       return done;
     }
@@ -265,17 +274,17 @@ class Run {
         // Made or adopted by another resource of this stack (the construct moved or renamed: that resource is deleted
         // next): this one takes over its physical ID, so its own Delete will do what that one's would have done.
         this.log('info', 'create: taking over the registration of another resource of the stack', { registrationId: account.id, from: holder.logicalId });
-        if (!matchesDesired(account, named)) await cc.update(account.id, registrationBody(named.accountName, named.roleArn, named, account), named);
+        if (!matchesDesired(account, named)) await cc.update(account.id, registrationBody(wantedOf(named), { current: account }), named);
         const ref = parsePhysicalId(holder.physicalId);
         return this.kept(holder.physicalId, ref.kind === 'registration' ? ref : { id: account.id, adopted: false }, props);
       }
       if (plan.put) {
         const previous = { previousName: account.name, previousReadAccess: account.readAccess, previousWriteAccess: account.writeAccess };
         if (isCreate) this.adopting = physicalIdOf({ id: account.id, adopted: true, original: originalOf(account) });
-        this.log('warn', 'create: adopting a registration made before the stack; name and team access now the template\'s (restored on delete)', {
+        this.log('warn', 'create: adopting a registration made before the stack; name and managed team access now the template\'s (restored on delete)', {
           registrationId: account.id, ...previous,
         });
-        if (await cc.update(account.id, registrationBody(named.accountName, named.roleArn, named, account), named) === 'gone') {
+        if (await cc.update(account.id, registrationBody(wantedOf(named), { current: account }), named) === 'gone') {
           throw new CloudcraftError(`Cloudcraft: the registration ${account.id} of ${named.roleArn} disappeared while being adopted. Retry.`);
         }
       } else {
@@ -284,7 +293,7 @@ class Run {
       return this.registered({ id: account.id, adopted: true, original: originalOf(account) }, props, account.name ?? '');
     }
     const known = new Set(accounts.map(a => a.id));
-    const body = registrationBody(named.accountName, named.roleArn, named, {}, named.region);
+    const body = registrationBody(wantedOf(named), { region: named.region });
     const since = this.deps.clock.now();
     if (isCreate) this.postedSince = since;
     let ambiguous: string | undefined;
