@@ -64,6 +64,14 @@ describe('parseProps', () => {
     expect(props({ ApiUrl: url }).apiUrl).toBe(url.replace(/\/$/, ''));
   });
 
+  test('one name per property (no aliases), and only the two resource types the constructs make', () => {
+    const { AccountName, ApiKeyId, ...rest } = RAW;
+    expect(() => parseProps('Custom::CloudcraftRegistration', { ...rest, Name: AccountName, ApiKeyId })).toThrow(/property AccountName is missing/);
+    expect(() => parseProps('Custom::CloudcraftRegistration', { ...rest, AccountName, ApiKeySecretArn: ApiKeyId })).toThrow(/property ApiKeyId is missing/);
+    expect(() => parseProps('Custom::Other', RAW)).toThrow(/resource type "Custom::Other" is not served here/);
+    expect(parseProps('Custom::CloudcraftIamParameters', RAW)).toEqual({ kind: 'iam-parameters', apiUrl: 'https://api.cloudcraft.co', apiKey: { source: 'secretsmanager', id: RAW.ApiKeyId } });
+  });
+
   test('absent teams are null (Cloudcraft default), not an empty list', () => {
     expect(props().readAccess).toBeNull();
   });

@@ -985,10 +985,10 @@ describe('account names from a pattern (organization members)', () => {
   });
 });
 
-describe('events from older property shapes', () => {
-  test('Delete carrying an old shape (no SchemaVersion, RemovalPolicy, RemoveAdopted; teams as a string) still works', async () => {
+describe('property shapes', () => {
+  test('Delete with only the required properties (no ApiKeySource, RemovalPolicy, RemoveAdopted; teams as a string) works', async () => {
     const created = await run(create());
-    const old = { ServiceToken: 'x', ApiUrl: IN_PROCESS_URL, ApiKeySecretArn: SECRET_ARN, Name: 'production', RoleArn: ROLE_ARN, ReadAccess: 'team-a,team-b' };
+    const old = { ServiceToken: 'x', ApiUrl: IN_PROCESS_URL, ApiKeyId: SECRET_ARN, AccountName: 'production', RoleArn: ROLE_ARN, ReadAccess: 'team-a,team-b' };
     const { answer } = await run(h.event('Delete', old, { PhysicalResourceId: created.answer.PhysicalResourceId }));
     expect(answer.Status).toBe('SUCCESS');
     expect(h.emulator.accounts.size).toBe(0);

@@ -63,7 +63,6 @@ describe('CloudcraftIntegration', () => {
     expect(registration.Properties).toEqual({
       ServiceToken: { 'Fn::GetAtt': [expect.stringMatching(/^CloudcraftHandlerFunction/), 'Arn'] },
       ServiceTimeout: '960',
-      SchemaVersion: '1',
       ApiUrl: 'https://api.gov.example.com',
       ApiKeySource: 'secretsmanager',
       ApiKeyId: SECRET_ARN,

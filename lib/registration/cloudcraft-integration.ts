@@ -40,8 +40,6 @@ export class CloudcraftIntegration extends Construct {
   public readonly externalId: string;
   /** The ID of the AWS account in Cloudcraft. */
   public readonly registrationId: string;
-  /** The role construct. */
-  public readonly cloudcraftRole: CloudcraftRole;
   /** The registration construct. */
   public readonly registration: CloudcraftRegistration;
 
@@ -56,11 +54,11 @@ export class CloudcraftIntegration extends Construct {
       cloudcraftAwsAccountId = cloudcraftAwsAccountId ?? parameters.cloudcraftAwsAccountId;
     }
 
-    this.cloudcraftRole = new CloudcraftRole(this, 'Role', { ...props, externalId, cloudcraftAwsAccountId });
-    this.registration = new CloudcraftRegistration(this, 'Registration', { ...props, role: this.cloudcraftRole.role, externalId });
+    const role = new CloudcraftRole(this, 'Role', { ...props, externalId, cloudcraftAwsAccountId });
+    this.registration = new CloudcraftRegistration(this, 'Registration', { ...props, role: role.role, externalId });
 
-    this.role = this.cloudcraftRole.role;
-    this.roleArn = this.cloudcraftRole.roleArn;
+    this.role = role.role;
+    this.roleArn = role.roleArn;
     this.externalId = externalId;
     this.registrationId = this.registration.registrationId;
   }

@@ -150,7 +150,7 @@ export function cloudcraftResource(scope: Construct, resourceType: string, api: 
     serviceToken: handler.function.functionArn,
     resourceType,
     serviceTimeout: SERVICE_TIMEOUT,
-    properties: { SchemaVersion: '1', ApiUrl: apiUrl, ApiKeySource: key.source, ApiKeyId: key.id, ApiKeyField: key.field, ...properties },
+    properties: { ApiUrl: apiUrl, ApiKeySource: key.source, ApiKeyId: key.id, ApiKeyField: key.field, ...properties },
   });
   resource.node.addDependency(handler);
   return resource;

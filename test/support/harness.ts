@@ -101,7 +101,6 @@ export class Harness {
 export function registrationProps(apiUrl: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     ServiceToken: 'arn:aws:lambda:us-east-1:111122223333:function:CloudcraftHandler',
-    SchemaVersion: '1',
     ApiUrl: apiUrl,
     ApiKeySource: 'secretsmanager',
     ApiKeyId: SECRET_ARN,

@@ -69,11 +69,9 @@ function str(raw: Raw, key: string): string | undefined {
   return value;
 }
 
-function required(raw: Raw, key: string, ...aliases: string[]): string {
-  for (const k of [key, ...aliases]) {
-    const value = str(raw, k);
-    if (value !== undefined && value.trim() !== '') return value.trim();
-  }
+function required(raw: Raw, key: string): string {
+  const value = str(raw, key)?.trim();
+  if (value) return value;
   throw new PropertyError(`property ${key} is missing`);
 }
 
@@ -113,7 +111,7 @@ function apiKey(raw: Raw): ApiKeyRef {
   const field = str(raw, 'ApiKeyField');
   return {
     source,
-    id: required(raw, 'ApiKeyId', 'ApiKeySecretArn', 'ApiKeyParameterName'),
+    id: required(raw, 'ApiKeyId'),
     ...(field ? { field } : {}),
   };
 }
@@ -167,7 +165,7 @@ function apiUrl(raw: Raw): string {
 
 function naming(raw: Raw): { accountName: string; naming?: AccountNaming } {
   const pattern = str(raw, 'AccountNamePattern')?.trim();
-  if (!pattern) return { accountName: required(raw, 'AccountName', 'Name') };
+  if (!pattern) return { accountName: required(raw, 'AccountName') };
   let names: unknown = {};
   const text = str(raw, 'AccountNames')?.trim();
   if (text) {
@@ -182,12 +180,13 @@ function naming(raw: Raw): { accountName: string; naming?: AccountNaming } {
   return { accountName: pattern, naming: { pattern, names: names as Record<string, string> } };
 }
 
+/** The properties of one of the two resource types the constructs make; the type says which (no other is served). */
 export function parseProps(resourceType: string | undefined, raw: Raw): CloudcraftProps {
-  const kind = str(raw, 'Kind') ?? (resourceType === IAM_PARAMETERS_TYPE ? 'iam-parameters' : 'registration');
-  if (kind === 'iam-parameters') {
-    return { kind, apiUrl: apiUrl(raw), apiKey: apiKey(raw) };
+  if (resourceType === IAM_PARAMETERS_TYPE) return { kind: 'iam-parameters', apiUrl: apiUrl(raw), apiKey: apiKey(raw) };
+  if (resourceType !== REGISTRATION_TYPE) {
+    throw new PropertyError(`resource type ${JSON.stringify(resourceType)} is not served here (${REGISTRATION_TYPE} or ${IAM_PARAMETERS_TYPE})`);
   }
-  if (kind !== 'registration') throw new PropertyError(`unknown resource kind ${JSON.stringify(kind)}`);
+  const kind = 'registration';
   const removalPolicy = (str(raw, 'RemovalPolicy') ?? 'destroy').toLowerCase();
   if (removalPolicy !== 'destroy' && removalPolicy !== 'retain') {
     throw new PropertyError(`property RemovalPolicy must be destroy or retain, got ${JSON.stringify(removalPolicy)}`);
