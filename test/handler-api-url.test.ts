@@ -11,7 +11,8 @@ import { API_KEY, cfnEvent, registrationProps } from './support/harness';
 import { LocalResponseUrl } from './support/local-aws';
 import { LocalServer } from './support/local-server';
 import { createHandler } from '../lib/registration/handler';
-import { allowedApiUrls, API_URLS_VARIABLE, DEFAULT_API_URL } from '../lib/registration/handler/properties';
+import { API_URLS_VARIABLE, DEFAULT_API_URL } from '../lib/registration/handler/contract';
+import { allowedApiUrls } from '../lib/registration/handler/properties';
 import { fetchTransport } from '../lib/runtime/http';
 
 /** Any server: it records every request (and its Authorization header) and answers 200 with an empty account list. */

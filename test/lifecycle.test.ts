@@ -20,7 +20,7 @@ import { LocalResponseUrl, LocalSecrets } from './support/local-aws';
 import { LocalCloudFormation } from './support/local-cloudformation';
 import { fragmentsOf } from './support/virtual-harness';
 import { CloudcraftExampleStack } from '../examples/cloudcraft-example-stack';
-import { API_URLS_VARIABLE, DEFAULT_API_URL } from '../lib/registration/handler/properties';
+import { API_URLS_VARIABLE, DEFAULT_API_URL } from '../lib/registration/handler/contract';
 
 const STACK_ID = `arn:aws:cloudformation:us-east-1:${TARGET_ACCOUNT}:stack/CloudcraftExampleStack/abc`;
 // eslint-disable-next-line @typescript-eslint/no-require-imports

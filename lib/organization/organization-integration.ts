@@ -266,6 +266,18 @@ function teamIds(scope: Construct, prop: string, teams: string[] | undefined): s
   return teams;
 }
 
+/** What the props come to once checked: the values the resource groups are built from. */
+interface OrganizationConfig {
+  readonly apiUrl: string;
+  readonly homeRegion: string;
+  readonly naming: RegistrarSettings['naming'];
+  readonly graceMs: number;
+  readonly stackSetName: string;
+  readonly delegatedAdmin: boolean;
+  readonly callAs: RegistrarSettings['callAs'];
+  readonly includeThisAccount: boolean;
+}
+
 /**
  * Connects every account of an AWS Organization's OUs to Cloudcraft.
  *
@@ -293,6 +305,30 @@ export class CloudcraftOrganizationIntegration extends Construct {
 
   constructor(scope: Construct, id: string, props: CloudcraftOrganizationIntegrationProps) {
     super(scope, id);
+    const config = this.validate(props);
+    const ledger = this.createLedger(props);
+    this.ledger = ledger;
+    const { registrar, role, logGroup, continuePolicy, key, environmentJson } = this.createRegistrar(config, props.apiKey, ledger);
+    this.registrar = registrar;
+    const { externalId, cloudcraftAwsAccountId } = this.readIamParameters(props, config, registrar, key.id);
+    if (config.includeThisAccount) {
+      this.thisAccountRole = new CloudcraftRole(this, 'ThisAccountRole', { ...props, externalId, cloudcraftAwsAccountId });
+    }
+    this.stackSet = this.createStackSet(props, config, externalId, cloudcraftAwsAccountId);
+    const reconcile = this.createReconcile(props, config, registrar, externalId, environmentJson);
+    reconcile.node.addDependency(this.stackSet, continuePolicy, ledger);
+    if (this.thisAccountRole) reconcile.node.addDependency(this.thisAccountRole);
+    const { rules, schedule } = this.createTriggers(props, config, registrar, reconcile);
+    const { alarm, metric } = this.createAlarm(config, schedule);
+    this.unregisteredAlarm = alarm;
+    if (props.dashboard ?? true) this.dashboard = this.createDashboard(config.stackSetName, metric, alarm, logGroup);
+    // The function is invoked (by the custom resources) only once its permissions exist.
+    registrar.node.addDependency(role.grantsPolicy!);
+    this.acknowledgeFindings(registrar, role, logGroup, ledger, alarm, rules, config.delegatedAdmin);
+  }
+
+  /** Every prop checked at synth (Token-aware); what the resources below are built from. */
+  private validate(props: CloudcraftOrganizationIntegrationProps): OrganizationConfig {
     const stack = Stack.of(this);
     const apiUrl = (props.apiUrl ?? 'https://api.cloudcraft.co').replace(/\/+$/, '');
     validateApiUrl(this, apiUrl);
@@ -325,31 +361,47 @@ export class CloudcraftOrganizationIntegration extends Construct {
       throw new CloudcraftValidationError(this, 'accountName', naming.pattern, 'uses {alias}, which the registrar cannot read (it would need to sign in to every account)',
         'Use {name} (the account\'s name in AWS Organizations) and {accountId}, or names by account ID.');
     }
-    const graceMs = (props.deregistrationGracePeriod ?? Duration.days(1)).toMilliseconds();
     const stackSetName = props.stackSetName ?? 'cloudcraft-integration';
     if (!Token.isUnresolved(stackSetName) && !/^[a-zA-Z][a-zA-Z0-9-]{0,127}$/.test(stackSetName)) {
       throw new CloudcraftValidationError(this, 'stackSetName', stackSetName, 'is not a StackSet name', 'Start with a letter; use letters, digits and hyphens, at most 128 characters.');
     }
+    if (props.roleName !== undefined && Token.isUnresolved(props.roleName)) {
+      throw new CloudcraftValidationError(this, 'roleName', '(a generated or deploy-time name)', 'cannot be used in an Organization: the registrar finds each account\'s role by its name',
+        'Give a plain roleName (or keep the default "cloudcraft").');
+    }
     const delegatedAdmin = props.delegatedAdmin ?? false;
-    const callAs = delegatedAdmin ? 'DELEGATED_ADMIN' : 'SELF';
+    return {
+      apiUrl,
+      homeRegion,
+      naming: { pattern: naming.pattern!, names: naming.names },
+      graceMs: (props.deregistrationGracePeriod ?? Duration.days(1)).toMilliseconds(),
+      stackSetName,
+      delegatedAdmin,
+      callAs: delegatedAdmin ? 'DELEGATED_ADMIN' : 'SELF',
+      includeThisAccount: props.includeThisAccount ?? true,
+    };
+  }
 
-    // The ledger: on demand, encrypted, with point-in-time recovery.
-    const table = new dynamodb.Table(this, 'Ledger', {
+  /** The ledger: on demand, encrypted, with point-in-time recovery. */
+  private createLedger(props: CloudcraftOrganizationIntegrationProps): dynamodb.Table {
+    return new dynamodb.Table(this, 'Ledger', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.ledgerRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
-    this.ledger = table;
+  }
 
-    // The registrar.
+  /** The registrar: its role (least privilege), log group, environment (fixed at synth) and function. */
+  private createRegistrar(config: OrganizationConfig, apiKey: CloudcraftApiKey, table: dynamodb.Table) {
+    const stack = Stack.of(this);
     const logGroup = new logs.LogGroup(this, 'RegistrarLogs', { retention: logs.RetentionDays.ONE_YEAR });
     const role = new ManagedPolicyRole(this, 'RegistrarRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'cdk-cloudcraft Organization registrar: reads the Cloudcraft API key, the Organization, the StackSet\'s instances and its ledger',
     }, 'cdk-cloudcraft Organization registrar: read the API key, the Organization and the StackSet\'s instances; write the ledger and its logs');
-    const key = props.apiKey._bind(role);
+    const key = apiKey._bind(role);
     table.grant(role, 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     logGroup.grantWrite(role);
     role.addToPrincipalPolicy(new iam.PolicyStatement({
@@ -364,9 +416,9 @@ export class CloudcraftOrganizationIntegration extends Construct {
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'ReadTheStackInstances',
       actions: ['cloudformation:ListStackInstances'],
-      resources: [this.stackSetResource(stackSetName, delegatedAdmin)],
+      resources: [this.stackSetResource(config.stackSetName, config.delegatedAdmin)],
     }));
-    if (delegatedAdmin) {
+    if (config.delegatedAdmin) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({
         sid: 'ActAsDelegatedAdministrator',
         actions: ['organizations:ListDelegatedAdministrators'],
@@ -376,10 +428,10 @@ export class CloudcraftOrganizationIntegration extends Construct {
 
     // Where the key goes and which state the registrar owns: its environment, fixed at synth (contract.ts).
     const environment: RegistrarEnvironment = {
-      apiUrl,
+      apiUrl: config.apiUrl,
       apiKey: { source: key.source, id: key.id, ...(key.field ? { field: key.field } : {}) },
       ledgerTable: table.tableName,
-      stackSetName,
+      stackSetName: config.stackSetName,
       stackId: Aws.STACK_ID,
       metricsNamespace: METRICS_NAMESPACE,
     };
@@ -389,29 +441,6 @@ export class CloudcraftOrganizationIntegration extends Construct {
       throw new CloudcraftValidationError(this, 'apiKey', key.id, `makes the registrar's environment ${environmentBytes} bytes, over Lambda's ${MAX_ENVIRONMENT_BYTES}-byte limit for all variables of a function`,
         'Use a shorter secret or parameter name.');
     }
-    // What the Organization is: sent with each deployment in the registrar resource's properties, kept in the ledger.
-    const access = (a: CloudcraftTeamAccess, prefix: string): TeamAccessSettings => ({
-      ...(a.readAccessTeams ? { read: teamIds(this, `${prefix}readAccessTeams`, a.readAccessTeams) } : {}),
-      ...(a.writeAccessTeams ? { write: teamIds(this, `${prefix}writeAccessTeams`, a.writeAccessTeams) } : {}),
-    });
-    const settings: RegistrarSettings = {
-      callAs,
-      homeRegion,
-      ...(props.accountFilter ? { accountFilter: props.accountFilter._bind() } : {}),
-      role: { partition: Aws.PARTITION, path: props.path ?? '/', name: props.roleName ?? 'cloudcraft' },
-      // This account's own role (ThisAccountRole below, named as the members' roles).
-      ...((props.includeThisAccount ?? true) ? { thisAccount: { accountId: Aws.ACCOUNT_ID } } : {}),
-      naming: { pattern: naming.pattern!, names: naming.names },
-      access: {
-        ...access(props, ''),
-        // A field an OU leaves out comes from the setting for all accounts.
-        ...(props.teamAccessByOu ? {
-          byOu: Object.fromEntries(Object.entries(props.teamAccessByOu).map(([ou, a]) => [ou, access(a, `teamAccessByOu.${ou}.`)])),
-        } : {}),
-      },
-      graceMs,
-      ...(props.verificationRegion ? { verificationRegion: props.verificationRegion } : {}),
-    };
 
     const registrar = new lambda.Function(this, 'Registrar', {
       description: 'cdk-cloudcraft: keeps Cloudcraft in step with the AWS Organization (the one writer for the API key)',
@@ -430,7 +459,6 @@ export class CloudcraftOrganizationIntegration extends Construct {
     });
     registrar.node.addDependency(role);
     this.allowRecursion(registrar);
-    this.registrar = registrar;
     // A run that stops at its deadline continues in a new invocation of itself. A separate policy: the function's own
     // role policy cannot name the function (the function depends on it).
     const continuePolicy = new iam.ManagedPolicy(this, 'RegistrarContinues', {
@@ -438,33 +466,30 @@ export class CloudcraftOrganizationIntegration extends Construct {
       statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [registrar.functionArn] })],
       roles: [role],
     });
+    return { registrar, role, logGroup, continuePolicy, key, environmentJson };
+  }
 
-    // The external ID is the same for every account (it belongs to the key's owner): read once, here.
-    let externalId = props.externalId;
-    let cloudcraftAwsAccountId = props.cloudcraftAwsAccountId;
-    if (externalId === undefined) {
-      const parameters = new CustomResource(this, 'IamParameters', {
-        serviceToken: registrar.functionArn,
-        resourceType: IAM_PARAMETERS_TYPE,
-        serviceTimeout: REGISTRAR_SERVICE_TIMEOUT,
-        // The key's reference too: another key (of another Cloudcraft user) means another external ID, read again.
-        properties: { ApiUrl: apiUrl, ApiKeyId: key.id },
-      });
-      externalId = parameters.getAttString('ExternalId');
-      cloudcraftAwsAccountId = cloudcraftAwsAccountId ?? parameters.getAttString('AccountId');
+  /** The external ID is the same for every account (it belongs to the key's owner): given, or read once, here. */
+  private readIamParameters(props: CloudcraftOrganizationIntegrationProps, config: OrganizationConfig, registrar: lambda.IFunction, keyId: string) {
+    if (props.externalId !== undefined) {
+      return { externalId: props.externalId, cloudcraftAwsAccountId: props.cloudcraftAwsAccountId };
     }
+    const parameters = new CustomResource(this, 'IamParameters', {
+      serviceToken: registrar.functionArn,
+      resourceType: IAM_PARAMETERS_TYPE,
+      serviceTimeout: REGISTRAR_SERVICE_TIMEOUT,
+      // The key's reference too: another key (of another Cloudcraft user) means another external ID, read again.
+      properties: { ApiUrl: config.apiUrl, ApiKeyId: keyId },
+    });
+    return {
+      externalId: parameters.getAttString('ExternalId'),
+      cloudcraftAwsAccountId: props.cloudcraftAwsAccountId ?? parameters.getAttString('AccountId'),
+    };
+  }
 
-    // This account's own role (StackSets never deploy to the management account).
-    const includeThisAccount = props.includeThisAccount ?? true;
-    if (props.roleName !== undefined && Token.isUnresolved(props.roleName)) {
-      throw new CloudcraftValidationError(this, 'roleName', '(a generated or deploy-time name)', 'cannot be used in an Organization: the registrar finds each account\'s role by its name',
-        'Give a plain roleName (or keep the default "cloudcraft").');
-    }
-    if (includeThisAccount) {
-      this.thisAccountRole = new CloudcraftRole(this, 'ThisAccountRole', { ...props, externalId, cloudcraftAwsAccountId });
-    }
-
-    // The member template: the role only.
+  /** The StackSet: the member template (the role only) in every account of the target OUs. */
+  private createStackSet(props: CloudcraftOrganizationIntegrationProps, config: OrganizationConfig, externalId: string,
+    cloudcraftAwsAccountId: string | undefined): CfnStackSet {
     const memberTemplate = JSON.stringify(buildMemberTemplate(this, props));
     if (Buffer.byteLength(memberTemplate) > 51_200) {
       throw new Error(`cdk-cloudcraft: the member template is ${Buffer.byteLength(memberTemplate)} bytes, over StackSets' 51,200-byte limit for an inline template`);
@@ -472,14 +497,14 @@ export class CloudcraftOrganizationIntegration extends Construct {
     const parameterValues: Record<MemberParameter, string> = {
       ExternalId: externalId,
       CloudcraftAwsAccountId: cloudcraftAwsAccountId ?? CLOUDCRAFT_AWS_ACCOUNT_ID,
-      HomeRegion: homeRegion,
+      HomeRegion: config.homeRegion,
     };
-    const filter = this.stackSetFilter(props.accountFilter, delegatedAdmin && includeThisAccount);
-    this.stackSet = new CfnStackSet(this, 'StackSet', {
-      stackSetName,
+    const filter = this.stackSetFilter(props.accountFilter, config.delegatedAdmin && config.includeThisAccount);
+    return new CfnStackSet(this, 'StackSet', {
+      stackSetName: config.stackSetName,
       description: 'The Cloudcraft role in every account of the Organization\'s OUs (cdk-cloudcraft)',
       permissionModel: 'SERVICE_MANAGED',
-      callAs,
+      callAs: config.callAs,
       autoDeployment: { enabled: props.autoDeployment ?? true, retainStacksOnAccountRemoval: false },
       capabilities: ['CAPABILITY_NAMED_IAM'],
       managedExecution: { Active: true },
@@ -495,7 +520,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       },
       parameters: MEMBER_PARAMETERS.map(k => ({ parameterKey: k, parameterValue: parameterValues[k] })),
       stackInstancesGroup: [{
-        regions: [homeRegion],
+        regions: [config.homeRegion],
         deploymentTargets: {
           organizationalUnitIds: props.organizationalUnitIds,
           ...(filter ? { accountFilterType: filter.type, accounts: filter.accounts } : {}),
@@ -503,8 +528,37 @@ export class CloudcraftOrganizationIntegration extends Construct {
       }],
       templateBody: memberTemplate,
     });
+  }
 
-    // Each deployment records the settings and reconciles; deleting the stack deregisters everything the ledger owns.
+  /**
+   * The registrar's resource: each deployment records the settings (in its properties, kept in the ledger) and
+   * reconciles; deleting the stack deregisters everything the ledger owns.
+   */
+  private createReconcile(props: CloudcraftOrganizationIntegrationProps, config: OrganizationConfig, registrar: lambda.IFunction,
+    externalId: string, environmentJson: string): CustomResource {
+    const stack = Stack.of(this);
+    const access = (a: CloudcraftTeamAccess, prefix: string): TeamAccessSettings => ({
+      ...(a.readAccessTeams ? { read: teamIds(this, `${prefix}readAccessTeams`, a.readAccessTeams) } : {}),
+      ...(a.writeAccessTeams ? { write: teamIds(this, `${prefix}writeAccessTeams`, a.writeAccessTeams) } : {}),
+    });
+    const settings: RegistrarSettings = {
+      callAs: config.callAs,
+      homeRegion: config.homeRegion,
+      ...(props.accountFilter ? { accountFilter: props.accountFilter._bind() } : {}),
+      role: { partition: Aws.PARTITION, path: props.path ?? '/', name: props.roleName ?? 'cloudcraft' },
+      // This account's own role (ThisAccountRole, named as the members' roles).
+      ...(config.includeThisAccount ? { thisAccount: { accountId: Aws.ACCOUNT_ID } } : {}),
+      naming: config.naming,
+      access: {
+        ...access(props, ''),
+        // A field an OU leaves out comes from the setting for all accounts.
+        ...(props.teamAccessByOu ? {
+          byOu: Object.fromEntries(Object.entries(props.teamAccessByOu).map(([ou, a]) => [ou, access(a, `teamAccessByOu.${ou}.`)])),
+        } : {}),
+      },
+      graceMs: config.graceMs,
+      ...(props.verificationRegion ? { verificationRegion: props.verificationRegion } : {}),
+    };
     const properties: RegistrarResourceProperties = {
       Settings: settings,
       Targets: props.organizationalUnitIds,
@@ -517,33 +571,37 @@ export class CloudcraftOrganizationIntegration extends Construct {
     const propertiesBytes = Buffer.byteLength(JSON.stringify(stack.resolve(properties)))
       + (Token.isUnresolved(props.organizationalUnitIds) ? 4_096 : 0) + 2 * 256 + 300;
     if (propertiesBytes > MAX_PROPERTIES_BYTES) {
-      const names = Object.keys(naming.names).length;
+      const names = Object.keys(config.naming.names).length;
       const ous = Object.keys(props.teamAccessByOu ?? {}).length;
       throw new CloudcraftValidationError(this, 'accountName', `${names} names by account ID, and ${ous} OUs in teamAccessByOu`,
         `make the registrar's settings ${propertiesBytes} bytes, over the ${MAX_PROPERTIES_BYTES} bytes a deployment can send it (CloudFormation's Update event carries the old and the new settings, and Lambda took 256 KB for such an event)`,
         'Name accounts by a pattern (fromPattern with {name} or {accountId}) instead of one by one, or give team access to fewer, higher OUs.');
     }
-    const reconcile = new CustomResource(this, 'Reconcile', {
+    return new CustomResource(this, 'Reconcile', {
       serviceToken: registrar.functionArn,
       resourceType: REGISTRAR_TYPE,
       serviceTimeout: REGISTRAR_SERVICE_TIMEOUT,
       properties: { ...properties },
     });
-    reconcile.node.addDependency(this.stackSet, continuePolicy, table);
-    if (this.thisAccountRole) reconcile.node.addDependency(this.thisAccountRole);
+  }
 
-    // Triggers: the StackSet's stack-instance events (a new account is registered minutes after its role exists)
-    // and a schedule (the safety net: Organizations events are best effort). They exist only once the registrar's
-    // resource was created: a run finds the deployment's settings in the ledger, or reports the ledger lost.
+  /**
+   * Triggers: the StackSet's stack-instance events (a new account is registered minutes after its role exists) and a
+   * schedule (the safety net: Organizations events are best effort). They exist only once the registrar's resource was
+   * created: a run finds the deployment's settings in the ledger, or reports the ledger lost.
+   */
+  private createTriggers(props: CloudcraftOrganizationIntegrationProps, config: OrganizationConfig, registrar: lambda.IFunction,
+    reconcile: CustomResource): { rules: events.Rule[]; schedule: events.Schedule } {
+    const stack = Stack.of(this);
     const target = new targets.LambdaFunction(registrar, { retryAttempts: 2, maxEventAge: Duration.hours(6) });
     // This StackSet's ARN (its ID is "name:uuid"); from a delegated administrator, in the management account.
-    const stackSetArn = `arn:${Aws.PARTITION}:cloudformation:${stack.region}:${delegatedAdmin ? '*' : stack.account}:stackset/${this.stackSet.attrStackSetId}`;
+    const stackSetArn = `arn:${Aws.PARTITION}:cloudformation:${stack.region}:${config.delegatedAdmin ? '*' : stack.account}:stackset/${this.stackSet.attrStackSetId}`;
     const instanceEvents = new events.Rule(this, 'StackInstanceEvents', {
       description: 'cdk-cloudcraft: registers accounts as their Cloudcraft role is deployed by the StackSet',
       eventPattern: {
         source: ['aws.cloudformation'],
         detailType: ['CloudFormation StackSet StackInstance Status Change'],
-        detail: { 'stack-set-arn': delegatedAdmin ? events.Match.wildcard(stackSetArn) : [stackSetArn] },
+        detail: { 'stack-set-arn': config.delegatedAdmin ? events.Match.wildcard(stackSetArn) : [stackSetArn] },
       },
       targets: [target],
     });
@@ -555,13 +613,18 @@ export class CloudcraftOrganizationIntegration extends Construct {
     });
     instanceEvents.node.addDependency(reconcile);
     scheduled.node.addDependency(reconcile);
+    return { rules: [instanceEvents, scheduled], schedule };
+  }
 
-    // Accounts that stay unregistered, or whose stack instance failed, for three runs (three hours by default); a
-    // registrar that stops reporting, or reads incompletely, or has lost its ledger's deployment (the two figures are
-    // then missing: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html, no FILL
-    // here, so that missing stays missing and counts as breaching).
+  /**
+   * Accounts that stay unregistered, or whose stack instance failed, for three runs (three hours by default); a
+   * registrar that stops reporting, or reads incompletely, or has lost its ledger's deployment (the two figures are
+   * then missing: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html, no FILL
+   * here, so that missing stays missing and counts as breaching).
+   */
+  private createAlarm(config: OrganizationConfig, schedule: events.Schedule) {
     const period = alarmPeriodOf(schedule);
-    const metric = (metricName: string) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { StackSetName: stackSetName }, statistic: 'Minimum', period });
+    const metric = (metricName: string) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { StackSetName: config.stackSetName }, statistic: 'Minimum', period });
     const alarm = new cloudwatch.Alarm(this, 'UnregisteredAccounts', {
       alarmDescription: 'cdk-cloudcraft: accounts of the Organization stay unregistered in Cloudcraft or their stack instance failed (see the registrar\'s dashboard and log group), or the registrar stopped reporting (a read failed, the ledger lost its deployment, no run)',
       metric: new cloudwatch.MathExpression({
@@ -578,12 +641,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       evaluationPeriods: Math.max(1, Math.min(3, Math.floor(604_800 / period.toSeconds()))),
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-
-    this.unregisteredAlarm = alarm;
-    if (props.dashboard ?? true) this.dashboard = this.createDashboard(stackSetName, metric, alarm, logGroup);
-    // The function is invoked (by the custom resources) only once its permissions exist.
-    registrar.node.addDependency(role.grantsPolicy!);
-    this.acknowledgeFindings(registrar, role, logGroup, table, alarm, [instanceEvents, scheduled], delegatedAdmin);
+    return { alarm, metric };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { IConstruct } from 'constructs';
+import { isApiUrl } from '../runtime/api-url';
 
 /**
  * Synth-time validation helpers. Every check skips values that are unresolved tokens (they are only known at
@@ -85,8 +86,8 @@ export function validatePartition(scope: IConstruct): void {
 
 export function validateApiUrl(scope: IConstruct, apiUrl: string): void {
   if (Token.isUnresolved(apiUrl)) return;
-  const local = /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$)/.test(apiUrl);
-  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(apiUrl) && !local) {
+  // The handler's own rule (runtime/api-url), so that synth refuses exactly what the handler would.
+  if (!isApiUrl(apiUrl)) {
     throw new CloudcraftValidationError(scope, 'apiUrl', apiUrl, 'is not an https:// URL',
       'Leave it out for https://api.cloudcraft.co, or give the https:// base URL Cloudcraft support gave you.');
   }

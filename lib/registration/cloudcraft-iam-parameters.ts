@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { CloudcraftApiOptions } from './cloudcraft-registration';
-import { IAM_PARAMETERS_TYPE } from './handler/properties';
+import { IAM_PARAMETERS_TYPE } from './handler/contract';
 import { cloudcraftResource } from './handler-function';
 
 /**
@@ -15,7 +15,7 @@ export class CloudcraftIamParameters extends Construct {
 
   constructor(scope: Construct, id: string, props: CloudcraftApiOptions) {
     super(scope, id);
-    const resource = cloudcraftResource(this, IAM_PARAMETERS_TYPE, props, {});
+    const resource = cloudcraftResource(this, IAM_PARAMETERS_TYPE, props);
     this.externalId = resource.getAttString('ExternalId');
     this.cloudcraftAwsAccountId = resource.getAttString('AccountId');
   }

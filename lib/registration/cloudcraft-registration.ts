@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CloudcraftAccountName } from './account-name';
 import { CloudcraftApiKey } from './api-key';
-import { REGISTRATION_TYPE } from './handler/properties';
+import { REGISTRATION_TYPE } from './handler/contract';
 import { CloudcraftHandler, cloudcraftResource } from './handler-function';
 import { CloudcraftValidationError, validateRegion } from '../private/validate';
 
@@ -150,7 +150,7 @@ export class CloudcraftRegistration extends Construct {
       ReadAccess: props.readAccessTeams,
       WriteAccess: props.writeAccessTeams,
       RemovalPolicy: removalPolicy === RemovalPolicy.RETAIN ? 'retain' : 'destroy',
-      RemoveAdopted: String(props.removeAdoptedRegistration ?? false),
+      RemoveAdopted: props.removeAdoptedRegistration ? 'true' : 'false',
       ExternalId: props.externalId,
     });
     if (naming.needsAlias) CloudcraftHandler.of(this).allowReadingAccountAlias();

@@ -6,10 +6,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CloudcraftApiKey } from './api-key';
-import { API_URLS_VARIABLE, DEFAULT_API_URL, normalizeApiUrl } from './handler/properties';
+import {
+  API_URLS_VARIABLE, ApiResourceProperties, DEFAULT_API_URL, IAM_PARAMETERS_TYPE, REGISTRATION_TYPE, RegistrationResourceProperties,
+} from './handler/contract';
 import { acknowledge } from '../private/acknowledge';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { validateApiUrl } from '../private/validate';
+import { normalizeApiUrl } from '../runtime/api-url';
 
 /** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
 const BUNDLE = path.join(__dirname, '..', '..', 'assets', 'registration-handler.js');
@@ -135,22 +138,32 @@ export class CloudcraftHandler extends Construct {
   }
 }
 
+/** Where a resource's API is and its key. */
+export interface CloudcraftApi {
+  readonly apiUrl?: string;
+  readonly apiKey: CloudcraftApiKey;
+}
+
 /**
  * A Cloudcraft custom resource (id `Resource` in `scope`) served by the stack's handler, with what every one
  * carries: the API URL and the reference to the key, which the handler's role is granted to read.
  */
-export function cloudcraftResource(scope: Construct, resourceType: string, api: { apiUrl?: string; apiKey: CloudcraftApiKey },
-  properties: Record<string, unknown>): CustomResource {
+export function cloudcraftResource(scope: Construct, resourceType: typeof REGISTRATION_TYPE, api: CloudcraftApi,
+  properties: Omit<RegistrationResourceProperties, keyof ApiResourceProperties>): CustomResource;
+export function cloudcraftResource(scope: Construct, resourceType: typeof IAM_PARAMETERS_TYPE, api: CloudcraftApi): CustomResource;
+export function cloudcraftResource(scope: Construct, resourceType: string, api: CloudcraftApi,
+  properties: Omit<RegistrationResourceProperties, keyof ApiResourceProperties> | {} = {}): CustomResource {
   const apiUrl = api.apiUrl ?? DEFAULT_API_URL;
   validateApiUrl(scope, apiUrl);
   const handler = CloudcraftHandler.of(scope);
   handler.allowApiUrl(apiUrl);
   const key = api.apiKey._bind(handler.role);
+  const common: ApiResourceProperties = { ApiUrl: apiUrl, ApiKeySource: key.source, ApiKeyId: key.id, ApiKeyField: key.field };
   const resource = new CustomResource(scope, 'Resource', {
     serviceToken: handler.function.functionArn,
     resourceType,
     serviceTimeout: SERVICE_TIMEOUT,
-    properties: { ApiUrl: apiUrl, ApiKeySource: key.source, ApiKeyId: key.id, ApiKeyField: key.field, ...properties },
+    properties: { ...common, ...properties },
   });
   resource.node.addDependency(handler);
   return resource;

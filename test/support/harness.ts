@@ -7,7 +7,7 @@
 import { randomUUID } from 'crypto';
 import { CloudcraftEmulator, EmulatorOptions } from './cloudcraft-emulator';
 import { LocalResponseUrl, LocalSecrets } from './local-aws';
-import { API_URLS_VARIABLE } from '../../lib/registration/handler/properties';
+import { API_URLS_VARIABLE } from '../../lib/registration/handler/contract';
 
 export const API_KEY = 'Q2xvdWRjcmFmdFRlc3RLZXlGb3JUaGVFbXVsYXRvcjA='; // 44 characters, like a real key
 export const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';

@@ -10,7 +10,7 @@
  */
 import type { ApiKeyRef } from '../../runtime/api-key';
 
-export { IAM_PARAMETERS_TYPE } from '../../registration/handler/properties';
+export { IAM_PARAMETERS_TYPE } from '../../registration/handler/contract';
 
 export const ENVIRONMENT_VARIABLE = 'CDK_CLOUDCRAFT_REGISTRAR';
 /** The registrar's resource: Create and Update record the settings and reconcile; Delete deregisters what it owns. */

@@ -9,12 +9,13 @@
  * I/O: one function per event type.
  */
 import { sdkAliasReader } from './account-alias';
+import { API_URLS_VARIABLE, IAM_PARAMETERS_TYPE } from './contract';
 import {
   accountIdOfRole, accountNameFor, afterPost, alreadyAsFound, holderOf, IAM_PARAMETERS_PHYSICAL_ID, leftoversOf, matchesDesired,
   MAX_POSTS, needsAlias, originalOf, parsePhysicalId, PENDING_SKEW_MS, pendingPhysicalId, physicalIdOf, planCreate, planDelete,
   planUpdate, Registration, restoredOf, SETTLE_MS, StackResource, UNREGISTERED_PHYSICAL_ID, wantedOf,
 } from './decide';
-import { allowedApiUrls, API_URLS_VARIABLE, CloudcraftProps, IAM_PARAMETERS_TYPE, parseProps, PropertyError, RegistrationProps } from './properties';
+import { allowedApiUrls, CloudcraftProps, parseProps, PropertyError, RegistrationProps } from './properties';
 import { sdkStackResourcesReader } from './stack-resources';
 import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
 import { Clock, systemClock } from '../../runtime/clock';

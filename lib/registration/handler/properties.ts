@@ -1,21 +1,13 @@
 /**
- * Resource properties of the Cloudcraft custom resources, parsed from what CloudFormation sends (every value
- * a string, arrays of strings). Tolerant of older shapes: events from stacks deployed by earlier versions keep
- * arriving (Delete, rollback), so optional fields may be missing and booleans and lists may come in other forms.
- * Pure: no I/O.
+ * Resource properties of the Cloudcraft custom resources (contract.ts), parsed from what CloudFormation sends
+ * (every value a string, arrays of strings). Tolerant of hand-written templates: optional fields may be missing,
+ * booleans may be real booleans and team lists JSON or comma-separated strings. Pure: no I/O.
  */
+import { DEFAULT_API_URL, IAM_PARAMETERS_TYPE, REGISTRATION_TYPE, RegistrationResourceProperties } from './contract';
 import type { ApiKeyRef } from '../../runtime/api-key';
+import { ApiUrlError, normalizeApiUrl as normalize } from '../../runtime/api-url';
 
 export type { ApiKeyRef };
-
-export const REGISTRATION_TYPE = 'Custom::CloudcraftRegistration';
-/**
- * The handler's environment variable that lists, as JSON, the API URLs it may send the key to: those of its stack's
- * resources, fixed at synth. An event naming another URL is refused before any request.
- */
-export const API_URLS_VARIABLE = 'CDK_CLOUDCRAFT_API_URLS';
-export const IAM_PARAMETERS_TYPE = 'Custom::CloudcraftIamParameters';
-export const DEFAULT_API_URL = 'https://api.cloudcraft.co';
 
 export interface CommonProps {
   readonly apiUrl: string;
@@ -60,22 +52,24 @@ export class PropertyError extends Error {
   }
 }
 
-type Raw = Record<string, unknown> | undefined;
+/** The properties as received: the contract's names, any values (older stacks and hand-written templates vary). */
+type Raw = Partial<Record<keyof RegistrationResourceProperties, unknown>> | undefined;
+type Key = keyof RegistrationResourceProperties;
 
-function str(raw: Raw, key: string): string | undefined {
+function str(raw: Raw, key: Key): string | undefined {
   const value = raw?.[key];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') return String(value);
   return value;
 }
 
-function required(raw: Raw, key: string): string {
+function required(raw: Raw, key: Key): string {
   const value = str(raw, key)?.trim();
   if (value) return value;
   throw new PropertyError(`property ${key} is missing`);
 }
 
-function bool(raw: Raw, key: string, fallback: boolean): boolean {
+function bool(raw: Raw, key: Key, fallback: boolean): boolean {
   const value = raw?.[key];
   if (value === undefined || value === null || value === '') return fallback;
   if (typeof value === 'boolean') return value;
@@ -86,7 +80,7 @@ function bool(raw: Raw, key: string, fallback: boolean): boolean {
 }
 
 /** A list of team IDs as `team/<id>`: an array, a JSON array string, or a comma-separated string; absent = null. */
-function teams(raw: Raw, key: string): string[] | null {
+function teams(raw: Raw, key: Key): string[] | null {
   let value = raw?.[key];
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') {
@@ -116,25 +110,13 @@ function apiKey(raw: Raw): ApiKeyRef {
   };
 }
 
-/**
- * The API URL, normalised so that spellings of the same URL compare equal (a trailing slash, the default port, the
- * case of the host): an Update that only respells it keeps the registration.
- */
+/** The API URL normalised (runtime/api-url), or a PropertyError. */
 export function normalizeApiUrl(text: string): string {
-  const trimmed = text.trim();
-  let url: URL | undefined;
   try {
-    url = /^https?:\/\/[^\s/]+/i.test(trimmed) ? new URL(trimmed) : undefined;
-  } catch {
-    url = undefined;
+    return normalize(text);
+  } catch (err) {
+    throw err instanceof ApiUrlError ? new PropertyError(err.message) : err;
   }
-  if (!url) throw new PropertyError(`property ApiUrl is not an http(s) URL: ${JSON.stringify(trimmed)}`);
-  // The API key goes in every request's Authorization header: https only, except to this machine (local emulators).
-  // The construct checks this at synth; a deploy-time value (a parameter) is checked only here.
-  if (url.protocol !== 'https:' && !/^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname)) {
-    throw new PropertyError(`property ApiUrl must be an https:// URL (the API key is sent with every request): ${JSON.stringify(trimmed)}`);
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /**
@@ -181,7 +163,7 @@ function naming(raw: Raw): { accountName: string; naming?: AccountNaming } {
 }
 
 /** The properties of one of the two resource types the constructs make; the type says which (no other is served). */
-export function parseProps(resourceType: string | undefined, raw: Raw): CloudcraftProps {
+export function parseProps(resourceType: string | undefined, raw: Record<string, unknown> | undefined): CloudcraftProps {
   if (resourceType === IAM_PARAMETERS_TYPE) return { kind: 'iam-parameters', apiUrl: apiUrl(raw), apiKey: apiKey(raw) };
   if (resourceType !== REGISTRATION_TYPE) {
     throw new PropertyError(`resource type ${JSON.stringify(resourceType)} is not served here (${REGISTRATION_TYPE} or ${IAM_PARAMETERS_TYPE})`);
