@@ -8,6 +8,8 @@ import { AddressInfo } from 'net';
 import { fetchTransport, TransportError } from '../lib/runtime/http';
 
 let server: http.Server;
+/** Bytes that are not UTF-8 (a PNG's signature and a lone 0xff): decoding them as text would change them. */
+const BINARY = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00, 0xfe]);
 let base: string;
 
 beforeAll(async () => {
@@ -22,6 +24,9 @@ beforeAll(async () => {
         res.write('y'.repeat(16 * 1024), () => setImmediate(write));
       };
       write();
+    } else if (req.url === '/binary') {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(BINARY);
     } else if (req.url === '/hang') {
       // never answers
     } else {
@@ -54,6 +59,12 @@ test('an ordinary answer: status, lowercase headers, text', async () => {
   expect(response.status).toBe(201);
   expect(response.headers['x-mixed-case']).toBe('v');
   expect(JSON.parse(response.text)).toEqual({ method: 'POST', authorization: 'Bearer k' });
+});
+
+test('a body that is not text (a rendered PNG) comes as received, byte for byte', async () => {
+  const response = await fetchTransport()({ method: 'GET', url: `${base}/binary`, headers: {} }, signal());
+  expect(Buffer.from(response.bytes!)).toEqual(BINARY);
+  expect(Buffer.from(response.text, 'utf8')).not.toEqual(BINARY);
 });
 
 test('a body over the cap fails the call as too-large', async () => {

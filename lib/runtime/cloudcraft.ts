@@ -48,6 +48,8 @@ export interface CloudcraftClientOptions {
    * lease). What it throws stops the call, and the request is not sent.
    */
   readonly beforeSend?: (operation: Operation) => Promise<void>;
+  /** Keep each answer's whole body in its outcome (snapshots: the document and the image). @default false */
+  readonly keepBodies?: boolean;
 }
 
 /** Context for reasons about a role. */
@@ -126,7 +128,14 @@ export class CloudcraftClient {
       } catch {
         parsed = undefined;
       }
-      outcome = { kind: 'response', status: response.status, retryAfter: response.headers['retry-after'] ?? null, body: parsed, text: response.text.slice(0, 2_000) };
+      outcome = {
+        kind: 'response',
+        status: response.status,
+        retryAfter: response.headers['retry-after'] ?? null,
+        body: parsed,
+        text: response.text.slice(0, 2_000),
+        ...(this.options.keepBodies ? { rawText: response.text, ...(response.bytes ? { bytes: response.bytes } : {}) } : {}),
+      };
     } catch (err) {
       const e = err instanceof TransportError ? err : new TransportError('network', String((err as Error)?.message ?? err).slice(0, 120));
       outcome = { kind: 'network', error: e.message, cause: e.kind };

@@ -15,6 +15,8 @@ export interface HttpResponse {
   /** Header values by lowercase name. */
   readonly headers: Record<string, string>;
   readonly text: string;
+  /** The body as received (a rendered image is not text). */
+  readonly bytes?: Uint8Array;
 }
 
 /**
@@ -52,7 +54,8 @@ export function fetchTransport(maxBytes: number = MAX_BODY_BYTES): Transport {
       headers[name.toLowerCase()] = value;
     });
     try {
-      return { status: response.status, headers, text: await readCapped(response, maxBytes) };
+      const bytes = await readCapped(response, maxBytes);
+      return { status: response.status, headers, text: bytes.toString('utf8'), bytes };
     } catch (err) {
       if (err instanceof TransportError) throw err;
       throw classify(err, signal);
@@ -60,8 +63,8 @@ export function fetchTransport(maxBytes: number = MAX_BODY_BYTES): Transport {
   };
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return '';
+async function readCapped(response: Response, maxBytes: number): Promise<Buffer> {
+  if (!response.body) return Buffer.alloc(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -75,7 +78,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function classify(err: unknown, signal: AbortSignal): TransportError {

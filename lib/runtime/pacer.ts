@@ -17,6 +17,9 @@
  * - probes: after `probeMs` without a 429 a budget grows (+1 per 10 s, a quarter per 60 s, past 20 there, so that the
  *   per-minute reading can be refuted). A probe that meets a 429 doubles `probeMs` (up to an hour), one that does not
  *   halves it again: once 429s stop, the faster reading is back within minutes, and 429s stay a small share.
+ * - a share: a caller that must leave room for others of the key (the diagram work, behind registration) asks with a
+ *   reserve: it waits while the key's requests of the last minute, everyone's, leave fewer than `reserve` of the
+ *   per-minute reading (20, or the budget in force). The reserve never stops it for good: it may send one a minute.
  * Its state is a plain object, so writers of one key share it (the Organization registrar keeps it in its ledger).
  */
 export interface PacerState {
@@ -94,11 +97,15 @@ export class Pacer {
     return this.state.slowLimit !== undefined;
   }
 
-  /** Milliseconds to wait at `now` before the next request may be sent (0: now). */
-  delay(now: number): number {
+  /**
+   * Milliseconds to wait at `now` before the next request may be sent (0: now); with `reservePerMinute`, before it
+   * may be sent leaving that many of the minute's requests to the key's other users.
+   */
+  delay(now: number, reservePerMinute: number = 0): number {
     let wait = Math.max(0, this.state.blockedUntil - now);
     const windows: Array<[number, number]> = [[FAST_WINDOW_MS, this.state.fastLimit]];
     if (this.state.slowLimit !== undefined) windows.push([SLOW_WINDOW_MS, this.state.slowLimit]);
+    if (reservePerMinute > 0) windows.push([SLOW_WINDOW_MS, shareOf(this.state.slowLimit ?? DOCUMENTED_LIMIT, reservePerMinute)]);
     for (const [ms, limit] of windows) {
       const inWindow = within(this.state.sent, now, ms + WINDOW_MARGIN_MS);
       if (inWindow.length >= limit) wait = Math.max(wait, inWindow[inWindow.length - limit] + ms + WINDOW_MARGIN_MS - now);
@@ -171,6 +178,11 @@ function lowered(current: number, fitted: number, persistent: boolean): number {
   if (fitted >= current) return current;
   if (current > BUDGET_FLOOR) return Math.max(BUDGET_FLOOR, fitted);
   return persistent ? Math.max(1, Math.floor(current / 2)) : current;
+}
+
+/** What a caller that leaves `reserve` requests a minute to others may send in a minute (at least one). */
+export function shareOf(perMinute: number, reserve: number): number {
+  return Math.max(1, perMinute - reserve);
 }
 
 function within(times: number[], now: number, ms: number): number[] {

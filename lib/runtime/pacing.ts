@@ -48,11 +48,19 @@ const CAS_ATTEMPTS = 8;
 /** How long to wait before taking again after losing every compare-and-swap. */
 const CONTENDED_WAIT_MS = 250;
 
+export interface SharedPacingOptions {
+  /** Requests a minute this caller leaves to the key's other users (the diagram work leaves them to registration). @default 0 */
+  readonly reservePerMinute?: number;
+}
+
 export class SharedPacing implements Pacing {
   private last: Pacer;
+  private readonly reserve: number;
 
-  constructor(private readonly store: PacingStore, now: number, private readonly onStoreError: (err: unknown) => void = () => undefined) {
+  constructor(private readonly store: PacingStore, now: number, private readonly onStoreError: (err: unknown) => void = () => undefined,
+    options: SharedPacingOptions = {}) {
     this.last = new Pacer(undefined, now);
+    this.reserve = options.reservePerMinute ?? 0;
   }
 
   async take(now: number): Promise<number> {
@@ -61,7 +69,7 @@ export class SharedPacing implements Pacing {
         const { state, version } = await this.store.read();
         const pacer = new Pacer(state, now);
         this.last = pacer;
-        const wait = pacer.delay(now);
+        const wait = pacer.delay(now, this.reserve);
         if (wait > 0) return wait;
         pacer.sent(now);
         if (await this.store.write(pacer.snapshot(), version)) return 0;
@@ -70,7 +78,7 @@ export class SharedPacing implements Pacing {
     } catch (err) {
       // The record cannot be read or written: this process paces on what it last knew (the others' calls unseen).
       this.onStoreError(err);
-      const wait = this.last.delay(now);
+      const wait = this.last.delay(now, this.reserve);
       if (wait === 0) this.last.sent(now);
       return wait;
     }
@@ -95,6 +103,6 @@ export class SharedPacing implements Pacing {
   }
 
   delay(now: number): number {
-    return this.last.delay(now);
+    return this.last.delay(now, this.reserve);
   }
 }

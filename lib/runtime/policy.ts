@@ -15,10 +15,20 @@ export interface CloudcraftAccount {
   readonly createdAt?: string;
 }
 
-export type Operation = 'list' | 'register' | 'update' | 'delete' | 'iamParameters';
+export type Operation = 'list' | 'register' | 'update' | 'delete' | 'iamParameters' | 'snapshot';
 
 export type CallOutcome =
-  | { readonly kind: 'response'; readonly status: number; readonly retryAfter?: string | null; readonly body: unknown; readonly text: string }
+  | {
+    readonly kind: 'response';
+    readonly status: number;
+    readonly retryAfter?: string | null;
+    readonly body: unknown;
+    /** The body's first 2,000 characters (for reasons). */
+    readonly text: string;
+    /** The whole body, as text (a snapshot) and as received (an image). */
+    readonly rawText?: string;
+    readonly bytes?: Uint8Array;
+  }
   | { readonly kind: 'network'; readonly error: string; readonly cause: 'network' | 'timeout' | 'too-large' | 'local' };
 
 export interface RetryContext {
@@ -66,6 +76,8 @@ export function backoff(attempt: number, random: number): number {
 /** Whether a 2xx answer is what the operation needs: JSON for reads and POST; anything for PUT and DELETE (the SDKs ignore those bodies). */
 export function isSuccess(outcome: CallOutcome, operation: Operation): boolean {
   if (outcome.kind !== 'response' || outcome.status < 200 || outcome.status >= 300) return false;
+  // A snapshot is the document itself (an image is not JSON); 202 is "still processing", not the snapshot.
+  if (operation === 'snapshot') return outcome.status === 200;
   return operation === 'update' || operation === 'delete' || (outcome.body !== undefined && outcome.body !== null);
 }
 
@@ -148,6 +160,7 @@ const OPERATION_TEXT: Record<Operation, string> = {
   update: 'updating the AWS account',
   delete: 'removing the AWS account',
   iamParameters: 'reading the IAM parameters (external ID)',
+  snapshot: 'taking a diagram snapshot',
 };
 
 /** A short reason that says what failed and what to do. */

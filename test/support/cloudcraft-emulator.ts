@@ -13,15 +13,28 @@
  * - No idempotency: a second POST of the same role makes a duplicate, as Cloudcraft is believed to.
  * - Faults injected per route: any status and body, a non-JSON body, a hang, a reset connection, or a fault
  *   after the action was done (the client cannot tell whether it happened).
+ * - Snapshots (GET /aws/account/{id}/{region}/{format}): a scan of `inventories` that takes `snapshotScanMs`, a
+ *   long poll of up to 120 s and then 202 STILL_PROCESSING; deterministic JSON (wrapped in {"data": ...} or not), SVG
+ *   and a real PNG; 400 for a region that is not one, 404 for an unknown registration.
  * - Time comes from an injected clock (a VirtualClock in tests on virtual time), or the wall clock, optionally scaled.
  */
-import { randomUUID } from 'crypto';
+import { createHash, randomUUID } from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
+import * as zlib from 'zlib';
 import { Clock, systemClock } from '../../lib/runtime/clock';
 import { HttpRequest, HttpResponse, Transport, TransportError } from '../../lib/runtime/http';
 
 export const CLOUDCRAFT_AWS_ACCOUNT = '968898580625';
+/** How long a snapshot request is held before 202 STILL_PROCESSING (Cloudcraft's API reference: 120 s). */
+export const SNAPSHOT_LONG_POLL_MS = 120_000;
+const SNAPSHOT_FORMATS = ['json', 'svg', 'png', 'pdf', 'mxGraph'];
+
+/** A component a scan finds. */
+export interface Component {
+  readonly id: string;
+  readonly type: string;
+}
 
 export interface EmulatorUser {
   readonly key: string;
@@ -82,11 +95,13 @@ export interface EmulatorOptions {
   readonly timeScale?: number;
   /** The emulator's clock (a virtual one in tests on virtual time). */
   readonly clock?: Clock;
+  /** Whether another user's key may take snapshots of a registration (the team's). Default: no (403). */
+  readonly snapshotAnyUser?: boolean;
 }
 
 /** What the emulator does with one request. */
 export type EmulatorAnswer =
-  | { readonly kind: 'answer'; readonly status: number; readonly headers: Record<string, string>; readonly text: string }
+  | { readonly kind: 'answer'; readonly status: number; readonly headers: Record<string, string>; readonly text: string; readonly bytes?: Buffer }
   | { readonly kind: 'reset' }
   | { readonly kind: 'hang' };
 
@@ -120,6 +135,9 @@ interface Answer {
   readonly status: number;
   readonly body?: unknown;
   readonly headers?: Record<string, string>;
+  /** A body that is not JSON (an image), with its content type. */
+  readonly raw?: string | Buffer;
+  readonly contentType?: string;
 }
 
 const ARN_ROLE = /^arn:aws(-us-gov)?:iam::\d{12}:role\/[\w+=,.@/-]+$/;
@@ -140,6 +158,16 @@ export class CloudcraftEmulator {
   private readonly clock: Clock;
   /** 429 answers given. */
   public rejected429 = 0;
+  /** What a scan of an AWS account's region finds, by `<awsAccountId>/<region>`. */
+  public readonly inventories = new Map<string, Component[]>();
+  /** How long a scan takes (emulator ms); 0: ready at the first request. */
+  public snapshotScanMs = 0;
+  /** Whether the JSON snapshot is wrapped in {"data": ...}. */
+  public snapshotWrapped = false;
+  /** Snapshots answered (any format). */
+  public snapshots = 0;
+  /** Scans in progress, by `<registration id>/<region>`: when each started. */
+  private readonly scans = new Map<string, number>();
   /** The last createdAt given, so that registrations made in the same (virtual) millisecond still have an order. */
   private lastCreatedAt = 0;
 
@@ -180,7 +208,7 @@ export class CloudcraftEmulator {
       if (result.kind === 'reset') throw new TransportError('network', 'ECONNRESET');
       if (result.kind === 'hang') return aborted;
       const headers = Object.fromEntries(Object.entries(result.headers).map(([k, v]) => [k.toLowerCase(), v]));
-      return { status: result.status, headers, text: result.text };
+      return { status: result.status, headers, text: result.text, ...(result.bytes ? { bytes: result.bytes } : {}) };
     };
   }
 
@@ -269,7 +297,7 @@ export class CloudcraftEmulator {
       return;
     }
     res.writeHead(answer.status, answer.headers);
-    res.end(answer.text);
+    res.end(answer.bytes ?? answer.text);
   }
 
   /** One request, as the emulator does it (shared by the HTTP server and the in-process transport). */
@@ -286,7 +314,7 @@ export class CloudcraftEmulator {
     if (fault?.actionDelayMs !== undefined) {
       record('hang');
       await this.clock.sleep(fault.actionDelayMs);
-      const done = this.route(method, path, body, authorization);
+      const done = await this.routeAsync(method, path, body, authorization, signal);
       if (signal?.aborted) return { kind: 'hang' };
       return fault.status !== undefined ? this.faultAnswer(fault) : this.answerOf(done);
     }
@@ -294,7 +322,11 @@ export class CloudcraftEmulator {
       const applied = await this.applyFault(fault, record);
       if (applied) return applied;
     }
-    const answer = this.route(method, path, body, authorization);
+    const answer = await this.routeAsync(method, path, body, authorization, signal);
+    if (signal?.aborted) {
+      record('hang');
+      return { kind: 'hang' };
+    }
     if (fault && fault.afterAction) {
       const applied = await this.applyFault(fault, record);
       if (applied) return applied;
@@ -304,6 +336,10 @@ export class CloudcraftEmulator {
   }
 
   private answerOf(answer: Answer): EmulatorAnswer {
+    if (answer.raw !== undefined) {
+      const bytes = Buffer.isBuffer(answer.raw) ? answer.raw : Buffer.from(answer.raw, 'utf8');
+      return { kind: 'answer', status: answer.status, headers: { 'content-type': answer.contentType ?? 'application/octet-stream' }, text: bytes.toString('utf8'), bytes };
+    }
     return {
       kind: 'answer',
       status: answer.status,
@@ -344,15 +380,30 @@ export class CloudcraftEmulator {
     return { status, body: { error, reason, code: status }, headers };
   }
 
-  private route(method: string, path: string, body: any, authorization: string | undefined): Answer {
+  /** Snapshots long-poll; every other route answers at once. */
+  private async routeAsync(method: string, path: string, body: any, authorization: string | undefined, signal?: AbortSignal): Promise<Answer> {
+    const snapshot = method === 'GET' ? /^\/aws\/account\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path) : null;
+    if (!snapshot || snapshot[1] === 'iamParameters') return this.route(method, path, body, authorization);
+    const user = this.authorize(authorization);
+    if ('status' in user) return user;
+    return this.snapshot(user, decodeURIComponent(snapshot[1]), decodeURIComponent(snapshot[2]), decodeURIComponent(snapshot[3]), signal);
+  }
+
+  /** The key's user, or the answer when the key is unknown or rate-limited. */
+  private authorize(authorization: string | undefined): EmulatorUser | Answer {
     const key = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
     const user = this.users.find(u => u.key === key);
     if (!user) return this.error(401, 'Unauthorized', 'unauthorized');
-
     if (this.rateLimit) {
       const limited = this.limit(user.key);
       if (limited) return limited;
     }
+    return user;
+  }
+
+  private route(method: string, path: string, body: any, authorization: string | undefined): Answer {
+    const user = this.authorize(authorization);
+    if ('status' in user) return user;
 
     const mutating = method !== 'GET';
     const privileged = (user.role ?? 'owner') === 'owner' || user.role === 'administrator';
@@ -379,6 +430,55 @@ export class CloudcraftEmulator {
       }
     }
     return this.error(404, 'Not found', 'not_found');
+  }
+
+  /**
+   * GET /aws/account/{id}/{region}/{format}: scans and renders one region of a registered account. The first request
+   * for an account-region starts its scan, which takes `snapshotScanMs`; a request long-polls up to 120 s and then
+   * answers 202 STILL_PROCESSING (the scan goes on). What a scan finds is `inventories` of the role's AWS account and
+   * the region (components by id and type); the JSON is a blueprint document, wrapped in {"data": ...} when
+   * `snapshotWrapped` says so (which one Cloudcraft does is not confirmed).
+   */
+  private async snapshot(user: EmulatorUser, id: string, region: string, format: string, signal?: AbortSignal): Promise<Answer> {
+    const account = this.accounts.get(id);
+    if (!account) return this.error(404, 'AWS account not found', 'not_found');
+    if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) return this.error(400, `Invalid region parameter: ${region}`, 'invalid_parameter');
+    if (!SNAPSHOT_FORMATS.includes(format)) return this.error(400, `Invalid format parameter: ${format}`, 'invalid_parameter');
+    if (account.externalId !== user.externalId && !(this.options.snapshotAnyUser ?? false)) {
+      return this.error(403, 'Insufficient privileges', 'insufficient_privileges');
+    }
+    const scanKey = `${id}/${region}`;
+    const started = this.scans.get(scanKey) ?? this.now();
+    this.scans.set(scanKey, started);
+    const readyAt = started + (this.snapshotScanMs ?? 0);
+    const wait = readyAt - this.now();
+    if (wait > 0) {
+      await this.clock.sleep(Math.min(wait, SNAPSHOT_LONG_POLL_MS), signal).catch(() => undefined);
+      if (this.now() < readyAt) return { status: 202, body: { code: 'STILL_PROCESSING', message: 'Snapshot is still processing', retry: true } };
+    }
+    // A scan is done once: the next request for the account-region scans again.
+    this.scans.delete(scanKey);
+    const awsAccountId = /^arn:[^:]+:iam::(\d{12}):/.exec(account.roleArn)?.[1] ?? '';
+    const components = [...(this.inventories.get(`${awsAccountId}/${region}`) ?? [])].sort((a, b) => (a.id < b.id ? -1 : 1));
+    this.snapshots++;
+    if (format === 'json') {
+      const doc = {
+        name: `${account.name} ${region}`,
+        grid: 'standard',
+        version: 4,
+        nodes: components.map((c, i) => ({ id: c.id, type: c.type, region, mapPos: [i % 8, Math.floor(i / 8)] })),
+        edges: [],
+        groups: [],
+        updatedAt: new Date(this.now()).toISOString(),
+      };
+      return { status: 200, body: this.snapshotWrapped ? { data: doc } : doc };
+    }
+    if (format === 'svg') {
+      const rows = components.map((c, i) => `<rect x="${(i % 8) * 20}" y="${Math.floor(i / 8) * 20}" width="16" height="16"><title>${c.type} ${c.id}</title></rect>`);
+      return { status: 200, raw: `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="${20 * Math.ceil(Math.max(1, components.length) / 8)}">${rows.join('')}</svg>`, contentType: 'image/svg+xml' };
+    }
+    if (format === 'png') return { status: 200, raw: tinyPng(components.map(c => c.id).join(',')), contentType: 'image/png' };
+    return { status: 200, raw: `%PDF-1.4 ${components.length} components`, contentType: format === 'pdf' ? 'application/pdf' : 'application/xml' };
   }
 
   private limit(key: string) {
@@ -454,4 +554,34 @@ export class CloudcraftEmulator {
     account.updatedAt = new Date(this.now()).toISOString();
     return { status: 200, body: account };
   }
+}
+
+/**
+ * A small valid PNG (16x16, one colour derived from `seed`): the emulator's rendered diagram, which a browser can
+ * load. Built with Node's zlib (deflate and the CRC-32 the PNG specification names).
+ */
+export function tinyPng(seed: string): Buffer {
+  const [r, g, b] = createHash('sha256').update(seed).digest();
+  const size = 16;
+  const row = Buffer.alloc(1 + size * 3);
+  for (let x = 0; x < size; x++) row.set([r, g, b], 1 + x * 3);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', zlib.deflateSync(Buffer.concat(Array.from({ length: size }, () => row)))),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length, 0);
+  const typed = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(typed), 0);
+  return Buffer.concat([length, typed, crc]);
 }
