@@ -1,7 +1,7 @@
 import { CfnOutput, CfnParameter, Stack, StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CloudcraftAccess, CloudcraftAccountName, CloudcraftApiKey, CloudcraftIntegration } from '../lib';
+import { CloudcraftAccess, CloudcraftAccountName, CloudcraftApiKey, CloudcraftDiagrams, CloudcraftDiagramSource, CloudcraftIntegration } from '../lib';
 
 export interface CloudcraftExampleStackProps extends StackProps {
   /**
@@ -43,6 +43,13 @@ export class CloudcraftExampleStack extends Stack {
       access: props.access,
     });
 
+    // The account's diagram of this region, kept in S3 every day (images only when it changed).
+    const diagrams = new CloudcraftDiagrams(this, 'Diagrams', { source: CloudcraftDiagramSource.fromIntegration(cloudcraft), regions: [this.region] });
+
+    new CfnOutput(this, 'LatestDiagram', {
+      value: `s3://${diagrams.bucket.bucketName}/${diagrams.prefix}${this.account}/${this.region}/latest.png`,
+      description: 'This account\'s latest Cloudcraft diagram (aws s3 cp it; written by the first round, minutes after the deployment)',
+    });
     new CfnOutput(this, 'RegistrationId', { value: cloudcraft.registrationId, description: 'ID of this AWS account\'s registration in Cloudcraft' });
     new CfnOutput(this, 'RoleArn', { value: cloudcraft.roleArn, description: 'Role Cloudcraft assumes' });
     new CfnOutput(this, 'ExternalId', { value: cloudcraft.externalId, description: 'External ID in the role\'s trust policy' });

@@ -1,7 +1,7 @@
 import { Stack, StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CloudcraftAccess, CloudcraftApiKey, CloudcraftOrganizationIntegration } from '../lib';
+import { CloudcraftAccess, CloudcraftApiKey, CloudcraftDiagrams, CloudcraftDiagramSource, CloudcraftOrganizationIntegration } from '../lib';
 
 export interface CloudcraftOrganizationExampleStackProps extends StackProps {
   /** The OUs (or the root) to connect. */
@@ -23,11 +23,13 @@ export interface CloudcraftOrganizationExampleStackProps extends StackProps {
 export class CloudcraftOrganizationExampleStack extends Stack {
   constructor(scope: Construct, id: string, props: CloudcraftOrganizationExampleStackProps) {
     super(scope, id, props);
-    new CloudcraftOrganizationIntegration(this, 'Cloudcraft', {
+    const organization = new CloudcraftOrganizationIntegration(this, 'Cloudcraft', {
       apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(this, 'ApiKeySecret', props.apiKeySecretName ?? 'cloudcraft/api-key')),
       organizationalUnitIds: props.organizationalUnitIds,
       delegatedAdmin: props.delegatedAdmin,
       access: CloudcraftAccess.minimal(),
     });
+    // Every registered account's diagram of this region, kept in S3 every day; changes announced on the default bus.
+    new CloudcraftDiagrams(this, 'Diagrams', { source: CloudcraftDiagramSource.fromOrganization(organization), regions: [this.region] });
   }
 }

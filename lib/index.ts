@@ -4,3 +4,5 @@ export * from './role';
 export * from './registration';
 // Layer 3: the rollout to an AWS Organization, through a service-managed StackSet.
 export * from './organization';
+// Layer 4: living diagrams: each connected account's diagram kept in S3, and its changes announced.
+export * from './diagrams';

@@ -6,8 +6,9 @@
 import { CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
 import { VirtualClock } from './support/virtual-clock';
 import { afterDelay, afterJson, classifySnapshot, MAX_POLLS, nextStep, TargetRecord, workOrder } from '../lib/diagrams/worker/plan';
-import { DiagramIo, DiagramRun, DiagramSettings, DIAGRAM_CHANGED, recordKey, SNAPSHOT_CALL_MS, StoredItem } from '../lib/diagrams/worker/run';
+import { DiagramIo, DiagramRun, DiagramSettings, DIAGRAM_CHANGED, recordKey, SNAPSHOT_CALL_MS } from '../lib/diagrams/worker/run';
 import { CloudcraftClient } from '../lib/runtime/cloudcraft';
+import { StoredItem } from '../lib/runtime/items';
 import { DOCUMENTED_LIMIT, Pacer, SLOW_WINDOW_MS } from '../lib/runtime/pacer';
 import { PacingStore, SharedPacing } from '../lib/runtime/pacing';
 import { canonicalJson, diagramChange, diagramHash, unwrapSnapshot } from '../lib/runtime/snapshot';

@@ -101,7 +101,8 @@ export interface SimulatedRequest {
   readonly resource: string;
   /** The account the resource is in. */
   readonly accountId: string;
-  readonly context?: Record<string, string>;
+  /** Context keys; a multivalued key (ArrayOfString) as a list. */
+  readonly context?: Record<string, string | string[]>;
 }
 
 /**

@@ -302,10 +302,16 @@ export class CloudcraftOrganizationIntegration extends Construct {
   public readonly thisAccountRole?: CloudcraftRole;
   /** The registrar's dashboard (when `dashboard`). */
   public readonly dashboard?: cloudwatch.Dashboard;
+  /**
+   * The key and API the registrar uses (for `CloudcraftDiagramSource`).
+   * @internal
+   */
+  public readonly _api: { readonly apiKey: CloudcraftApiKey; readonly apiUrl: string };
 
   constructor(scope: Construct, id: string, props: CloudcraftOrganizationIntegrationProps) {
     super(scope, id);
     const config = this.validate(props);
+    this._api = { apiKey: props.apiKey, apiUrl: config.apiUrl };
     const ledger = this.createLedger(props);
     this.ledger = ledger;
     const { registrar, role, logGroup, continuePolicy, key, environmentJson } = this.createRegistrar(config, props.apiKey, ledger);

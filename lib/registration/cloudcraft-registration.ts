@@ -118,6 +118,11 @@ export class CloudcraftRegistration extends Construct {
   public readonly registrationId: string;
   /** The custom resource. */
   public readonly resource: CustomResource;
+  /**
+   * The key and API it registers with, and the AWS account of its role (for `CloudcraftDiagramSource`).
+   * @internal
+   */
+  public readonly _connection: CloudcraftConnection;
 
   constructor(scope: Construct, id: string, props: CloudcraftRegistrationProps) {
     super(scope, id);
@@ -158,5 +163,15 @@ export class CloudcraftRegistration extends Construct {
     this.resource.node.addDependency(props.role);
 
     this.registrationId = this.resource.getAttString('RegistrationId');
+    this._connection = { apiKey: props.apiKey, apiUrl: props.apiUrl, accountId: props.role.env.account };
   }
+}
+
+/**
+ * What another construct of this library needs to call Cloudcraft as a registration does.
+ * @internal
+ */
+export interface CloudcraftConnection extends CloudcraftApiOptions {
+  /** The AWS account of the registration's role. */
+  readonly accountId: string;
 }

@@ -47,6 +47,8 @@ export interface TargetRecord extends Target {
   readonly changedAt?: number;
   /** A change whose images are not all rendered yet. */
   readonly pending?: PendingChange;
+  /** A change written and not yet announced (put again until EventBridge takes it: announced at least once). */
+  readonly announce?: PendingChange;
   /** Polls of the current request that answered 202 (or failed in a way worth trying again), this round. */
   readonly polls?: number;
   /** Not before this time (after a 202 or a transient failure). */
@@ -101,9 +103,12 @@ export type Step =
   | { readonly kind: 'done' }
   /** Not before `at` (a 202 or a transient failure). */
   | { readonly kind: 'later'; readonly at: number }
-  | { readonly kind: 'fetch'; readonly format: string };
+  | { readonly kind: 'fetch'; readonly format: string }
+  /** Put the change event (no Cloudcraft call). */
+  | { readonly kind: 'announce' };
 
 export function nextStep(record: TargetRecord, round: number, now: number): Step {
+  if (record.announce) return { kind: 'announce' };
   if (record.round !== undefined && record.round >= round && !record.pending) return { kind: 'done' };
   if (record.nextAt !== undefined && record.nextAt > now) return { kind: 'later', at: record.nextAt };
   if (record.pending && record.pending.formats.length > 0) return { kind: 'fetch', format: record.pending.formats[0] };
@@ -115,7 +120,7 @@ export function nextStep(record: TargetRecord, round: number, now: number): Step
  * those never snapshotted, then the oldest snapshot first. Stable for equal ones.
  */
 export function workOrder(records: TargetRecord[]): TargetRecord[] {
-  const rank = (r: TargetRecord) => r.pending ? 0 : r.polls ? 1 : r.snapshotAt === undefined ? 2 : 3;
+  const rank = (r: TargetRecord) => r.announce || r.pending ? 0 : r.polls ? 1 : r.snapshotAt === undefined ? 2 : 3;
   return records.map((r, i) => ({ r, i }))
     .sort((a, b) => rank(a.r) - rank(b.r) || (a.r.snapshotAt ?? 0) - (b.r.snapshotAt ?? 0) || a.i - b.i)
     .map(({ r }) => r);
@@ -125,7 +130,7 @@ export function workOrder(records: TargetRecord[]): TargetRecord[] {
 export type Effect =
   /** Write the JSON snapshot (dated key and latest) and read the previous version for the change. */
   | { readonly kind: 'write-json'; readonly change: PendingChange; readonly text: string }
-  /** Every image of a change is written (or given up): announce it (not the first version). */
+  /** Every image of a change is written (or given up): announce it (not the first version), then forget `announce`. */
   | { readonly kind: 'announce'; readonly change: PendingChange };
 
 /** A target's record after an answer, and what the run must do. */
@@ -178,11 +183,20 @@ export function afterRefusal(record: TargetRecord, round: number, reason: string
 function settle(record: TargetRecord, round: number, effects: Effect[]): Next {
   const pending = record.pending;
   if (!pending || pending.formats.length > 0) return { record, effects };
+  // The first version is no change: nothing is announced.
+  const announce = pending.previousKeys ? pending : undefined;
   return {
-    record: { ...record, pending: undefined, round, hash: pending.hash, keys: pending.keys, changedAt: pending.at },
-    // The first version is no change: nothing is announced.
-    effects: pending.previousKeys ? [...effects, { kind: 'announce', change: pending }] : effects,
+    record: {
+      ...record, pending: undefined, round, hash: pending.hash, keys: pending.keys, changedAt: pending.at, ...(announce ? { announce } : {}),
+    },
+    effects: announce ? [...effects, { kind: 'announce', change: announce }] : effects,
   };
+}
+
+/** The record once its change was announced. */
+export function afterAnnounce(record: TargetRecord): TargetRecord {
+  const { announce: _announce, ...rest } = record;
+  return rest;
 }
 
 function clearPolls(record: TargetRecord): TargetRecord {

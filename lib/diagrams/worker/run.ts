@@ -3,19 +3,16 @@
  * tick), and work the due targets, a few at a time, until the round is done or the deadline comes. The decisions
  * are in plan.ts; this file only carries them out. Time, HTTP and AWS I/O are injected.
  */
+import { DATED_COPY_TAG, DIAGRAM_CHANGED } from './contract';
 import {
-  afterDelay, afterImage, afterJson, afterRefusal, classifySnapshot, Next, nextStep, PendingChange, Target, TargetRecord, workOrder,
+  afterAnnounce, afterDelay, afterImage, afterJson, afterRefusal, classifySnapshot, Next, nextStep, PendingChange, Target, TargetRecord, workOrder,
 } from './plan';
 import { Clock } from '../../runtime/clock';
 import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
+import { StoredItem } from '../../runtime/items';
 import { diagramChange, diagramHash, unwrapSnapshot } from '../../runtime/snapshot';
 
-/** An item of the state table, with its version (for compare-and-swap). */
-export interface StoredItem {
-  readonly pk: string;
-  readonly data: unknown;
-  readonly version: number;
-}
+export { DIAGRAM_CHANGED };
 
 /** The state table (records, round, lease), S3 and EventBridge: thin, swappable. */
 export interface DiagramIo {
@@ -23,7 +20,9 @@ export interface DiagramIo {
   get(pk: string): Promise<StoredItem | undefined>;
   /** With `expected`: only while the item's version is still that (0: no item); false when another wrote first. */
   put(pk: string, data: unknown, expected?: number): Promise<boolean>;
-  putObject(key: string, body: Uint8Array | string, contentType: string, metadata: Record<string, string>): Promise<void>;
+  /** Writes an object; `tags` as S3 object tags (a dated copy's, which the lifecycle rule expires). */
+  putObject(key: string, body: Uint8Array | string, contentType: string, metadata: Record<string, string>,
+    tags?: Record<string, string>): Promise<void>;
   /** The object's text; undefined when there is none. */
   getObject(key: string): Promise<string | undefined>;
   putEvent(detailType: string, detail: Record<string, unknown>): Promise<void>;
@@ -69,8 +68,6 @@ export interface DiagramSummary {
   readonly error?: string;
 }
 
-export const DIAGRAM_EVENT_SOURCE = 'cdk-cloudcraft';
-export const DIAGRAM_CHANGED = 'Cloudcraft Diagram Changed';
 const ROUND = 'meta#round';
 const LEASE = 'meta#lease';
 const TARGET = 'target#';
@@ -106,6 +103,8 @@ export function stamp(ms: number): string {
 export class DiagramRun {
   private readonly counts = { snapshots: 0, unchanged: 0, changed: 0, images: 0, announced: 0, processing: 0, failed: 0 };
   private stopReason?: string;
+  /** Targets left for the next tick (a change EventBridge did not take). */
+  private readonly skipped = new Set<{ current: TargetRecord }>();
 
   constructor(private readonly deps: DiagramRunDeps) {}
 
@@ -178,7 +177,7 @@ export class DiagramRun {
       for (;;) {
         if (this.stopReason || this.deps.client.remaining() < SNAPSHOT_CALL_MS) return;
         const now = this.deps.clock.now();
-        const index = queue.findIndex(r => nextStep(r.current, round, now).kind === 'fetch');
+        const index = queue.findIndex(r => !this.skipped.has(r) && ['fetch', 'announce'].includes(nextStep(r.current, round, now).kind));
         if (index < 0) return;
         const [slot] = queue.splice(index, 1);
         await this.step(slot, round);
@@ -194,6 +193,10 @@ export class DiagramRun {
     const { clock, log, settings } = this.deps;
     const record = slot.current;
     const step = nextStep(record, round, clock.now());
+    if (step.kind === 'announce') {
+      await this.announce(slot, record.announce!);
+      return;
+    }
     if (step.kind !== 'fetch') return;
     const { format } = step;
     const query = settings.query && format !== 'json' ? `?${settings.query}` : '';
@@ -257,7 +260,7 @@ export class DiagramRun {
     }
     await this.save(slot, next.record);
     for (const effect of next.effects) {
-      if (effect.kind === 'announce') await this.announce(next.record, effect.change);
+      if (effect.kind === 'announce') await this.announce(slot, effect.change);
     }
   }
 
@@ -272,13 +275,33 @@ export class DiagramRun {
       'hash': pending.hash,
     };
     const type = CONTENT_TYPES[format] ?? 'application/octet-stream';
-    await this.deps.io.putObject(dated, body, type, metadata);
+    await this.deps.io.putObject(dated, body, type, metadata, { [DATED_COPY_TAG.key]: DATED_COPY_TAG.value });
     await this.deps.io.putObject(`${this.base(record)}latest.${format}`, body, type, metadata);
   }
 
-  private async announce(record: TargetRecord, change: PendingChange): Promise<void> {
+  /**
+   * Puts the change event, then forgets it; when EventBridge does not take it, it stays in the record and the next
+   * tick puts it again (no Cloudcraft call): every change is announced at least once.
+   */
+  private async announce(slot: { current: TargetRecord }, change: PendingChange): Promise<void> {
+    const record = slot.current;
+    try {
+      await this.deps.io.putEvent(DIAGRAM_CHANGED, this.detail(record, change));
+    } catch (err) {
+      this.counts.failed++;
+      this.deps.log('error', 'change not announced: put again by the next tick', {
+        account: record.accountId, region: record.region, error: String((err as Error)?.message ?? err).slice(0, 300),
+      });
+      // Not again in this invocation.
+      this.skipped.add(slot);
+      return;
+    }
     this.counts.announced++;
-    await this.deps.io.putEvent(DIAGRAM_CHANGED, {
+    await this.save(slot, afterAnnounce(record));
+  }
+
+  private detail(record: TargetRecord, change: PendingChange): Record<string, unknown> {
+    return {
       accountId: record.accountId,
       region: record.region,
       registrationId: record.registrationId,
@@ -288,7 +311,7 @@ export class DiagramRun {
       previousKeys: change.previousKeys ?? {},
       added: change.change.added,
       removed: change.change.removed,
-    });
+    };
   }
 
   private async save(slot: { current: TargetRecord }, record: TargetRecord): Promise<void> {

@@ -4,6 +4,7 @@
  * runtime's SDK v3 is found through NODE_PATH; every client honours AWS_ENDPOINT_URL_*, which tests point at local
  * stand-ins. Tests may replace the whole object.
  */
+import { sdkItemTables, StoredItem } from '../../runtime/items';
 
 export interface OrgAccount {
   readonly id: string;
@@ -22,11 +23,7 @@ export interface StackInstance {
 }
 
 /** An item of the ledger table, with its version (for compare-and-swap). */
-export interface StoredItem {
-  readonly pk: string;
-  readonly data: unknown;
-  readonly version: number;
-}
+export type { StoredItem };
 
 export interface AwsIo {
   accountsOf(parentId: string): Promise<OrgAccount[]>;
@@ -55,7 +52,6 @@ function toAccount(a: { Id?: string; Name?: string; State?: string; Status?: str
 export function sdkIo(): AwsIo {
   let organizations: import('@aws-sdk/client-organizations').OrganizationsClient | undefined;
   let cloudformation: import('@aws-sdk/client-cloudformation').CloudFormationClient | undefined;
-  let dynamodb: import('@aws-sdk/client-dynamodb').DynamoDBClient | undefined;
   let lambda: import('@aws-sdk/client-lambda').LambdaClient | undefined;
   const orgs = () => {
     const sdk = require('@aws-sdk/client-organizations') as typeof import('@aws-sdk/client-organizations');
@@ -63,23 +59,7 @@ export function sdkIo(): AwsIo {
     organizations ??= new sdk.OrganizationsClient({ maxAttempts: 8 });
     return { sdk, client: organizations };
   };
-  const ddb = () => {
-    const sdk = require('@aws-sdk/client-dynamodb') as typeof import('@aws-sdk/client-dynamodb');
-    dynamodb ??= new sdk.DynamoDBClient({ maxAttempts: 8 });
-    return { sdk, client: dynamodb };
-  };
-  type Item = Record<string, import('@aws-sdk/client-dynamodb').AttributeValue>;
-  const toStored = (item: Item | undefined): StoredItem | undefined => {
-    const pk = item?.pk?.S;
-    const data = item?.data?.S;
-    if (!pk || data === undefined) return undefined;
-    try {
-      return { pk, data: JSON.parse(data), version: Number(item?.v?.N ?? 0) || 0 };
-    } catch {
-      // An item written by hand or by another tool: not the registrar's.
-      return undefined;
-    }
-  };
+  const items = sdkItemTables();
   return {
     async accountsOf(parentId) {
       const { sdk, client } = orgs();
@@ -129,52 +109,10 @@ export function sdkIo(): AwsIo {
       return instances;
     },
 
-    async ledgerScan(table) {
-      const { sdk, client } = ddb();
-      const items: StoredItem[] = [];
-      for await (const page of sdk.paginateScan({ client }, { TableName: table, ConsistentRead: true })) {
-        for (const item of page.Items ?? []) {
-          const stored = toStored(item);
-          if (stored) items.push(stored);
-        }
-      }
-      return items;
-    },
-
-    async ledgerGet(table, pk) {
-      const { sdk, client } = ddb();
-      const out = await client.send(new sdk.GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }));
-      return toStored(out.Item);
-    },
-
-    async ledgerPut(table, pk, data, expected) {
-      const { sdk, client } = ddb();
-      const version = expected === undefined ? 0 : expected + 1;
-      const text = JSON.stringify(data);
-      try {
-        await client.send(new sdk.PutItemCommand({
-          TableName: table,
-          Item: { pk: { S: pk }, data: { S: text }, v: { N: String(version) } },
-          // Version 0 is an item that is not there (or was written without a version).
-          ...(expected === undefined ? {} : {
-            ConditionExpression: expected === 0 ? 'attribute_not_exists(v) OR v = :expected' : 'v = :expected',
-            ExpressionAttributeValues: { ':expected': { N: String(expected) } },
-          }),
-        }));
-        return true;
-      } catch (err) {
-        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-        // The SDK may have retried a write that succeeded but whose answer was lost: its retry then fails the
-        // condition. The item as this write made it is this write's success.
-        const out = await client.send(new sdk.GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }));
-        return out.Item?.data?.S === text && out.Item?.v?.N === String(version);
-      }
-    },
-
-    async ledgerDelete(table, pk) {
-      const { sdk, client } = ddb();
-      await client.send(new sdk.DeleteItemCommand({ TableName: table, Key: { pk: { S: pk } } }));
-    },
+    ledgerScan: table => items.scan(table),
+    ledgerGet: (table, pk) => items.get(table, pk),
+    ledgerPut: (table, pk, data, expected) => items.put(table, pk, data, expected),
+    ledgerDelete: (table, pk) => items.remove(table, pk),
 
     async invokeAsync(functionName, payload) {
       const sdk = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');

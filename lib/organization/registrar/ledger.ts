@@ -8,13 +8,12 @@ import { Deployment, isDeployment } from './config';
 import { askedSince, keep, LeaseRecord, LeaseRole, letGo, markDeleted, RunRequest, take, TakeResult } from './lease';
 import { LedgerEntry } from './reconcile';
 import { Clock } from '../../runtime/clock';
-import { PacerState } from '../../runtime/pacer';
+import { pacingStoreIn } from '../../runtime/items';
 import { PacingStore } from '../../runtime/pacing';
 
 const ACCOUNT = 'account#';
 const DEPLOYMENT = 'meta#config';
 const LEASE = 'meta#lease';
-const PACER = 'meta#pacer';
 const RUN = 'meta#run';
 /** Runs asked for while the lease was held: any, and a deployment's (refusal back-off ignored). */
 const REQUEST = 'meta#request';
@@ -138,13 +137,8 @@ export class Ledger {
 
   /** The key's pacing, shared by every invocation (and every caller of the key in this installation). */
   pacingStore(): PacingStore {
-    return {
-      read: async () => {
-        const item = await this.io.ledgerGet(this.table, PACER);
-        return { state: item?.data as PacerState | undefined, version: item?.version };
-      },
-      write: (state, version) => this.io.ledgerPut(this.table, PACER, state, version ?? 0),
-    };
+    const tables = { get: (table: string, pk: string) => this.io.ledgerGet(table, pk), put: this.io.ledgerPut.bind(this.io) };
+    return pacingStoreIn(tables, this.table);
   }
 }
 

@@ -1,0 +1,61 @@
+/**
+ * The diagram work's AWS I/O, thin: its state table (runtime/items.ts), S3 (the bucket it writes) and EventBridge
+ * (the default bus of its account), through the AWS SDK v3 of the Lambda runtime, loaded on first use with require()
+ * (found through NODE_PATH); every client honours AWS_ENDPOINT_URL_*, which tests point at local stand-ins.
+ */
+import { DIAGRAM_EVENT_SOURCE } from './contract';
+import { DiagramIo } from './run';
+import { ItemTables } from '../../runtime/items';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+export function sdkDiagramIo(tables: ItemTables, stateTable: string, bucket: string): DiagramIo {
+  let s3: import('@aws-sdk/client-s3').S3Client | undefined;
+  let eventBridge: import('@aws-sdk/client-eventbridge').EventBridgeClient | undefined;
+  const s3Of = () => {
+    const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+    s3 ??= new sdk.S3Client({ maxAttempts: 5 });
+    return { sdk, client: s3 };
+  };
+  return {
+    scan: async prefix => (await tables.scan(stateTable)).filter(item => item.pk.startsWith(prefix)),
+    get: pk => tables.get(stateTable, pk),
+    put: (pk, data, expected) => tables.put(stateTable, pk, data, expected),
+
+    async putObject(key, body, contentType, metadata, tags) {
+      const { sdk, client } = s3Of();
+      await client.send(new sdk.PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: typeof body === 'string' ? body : Buffer.from(body),
+        ContentType: contentType,
+        Metadata: metadata,
+        ...(tags ? { Tagging: new URLSearchParams(tags).toString() } : {}),
+      }));
+    },
+
+    async getObject(key) {
+      const { sdk, client } = s3Of();
+      try {
+        const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+        return await out.Body?.transformToString('utf-8');
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw err;
+      }
+    },
+
+    async putEvent(detailType, detail) {
+      const sdk = require('@aws-sdk/client-eventbridge') as typeof import('@aws-sdk/client-eventbridge');
+      eventBridge ??= new sdk.EventBridgeClient({ maxAttempts: 5 });
+      // The account's default bus (no EventBusName). PutEvents answers 200 with FailedEntryCount for entries it did
+      // not put (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html): that is a failure too.
+      const out = await eventBridge.send(new sdk.PutEventsCommand({
+        Entries: [{ Source: DIAGRAM_EVENT_SOURCE, DetailType: detailType, Detail: JSON.stringify(detail) }],
+      }));
+      if ((out.FailedEntryCount ?? 0) > 0) {
+        const entry = out.Entries?.[0];
+        throw new Error(`EventBridge did not put the event: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim());
+      }
+    },
+  };
+}

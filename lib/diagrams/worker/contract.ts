@@ -1,0 +1,51 @@
+/**
+ * The contract between `CloudcraftDiagrams` and its function: what the construct sends it. Logic-free and imported by
+ * both sides, so that the compiler enforces the coupling (as the CDK provider framework's consts.ts does).
+ *
+ * Everything that decides where the API key goes and what the function may write is in its environment, fixed at
+ * synth and out of reach of an event. An event only says which trigger it is.
+ */
+import type { ApiKeyRef } from '../../runtime/api-key';
+
+export const DIAGRAMS_ENVIRONMENT_VARIABLE = 'CDK_CLOUDCRAFT_DIAGRAMS';
+
+/** The events of the diagram work (Detail of the EventBridge event it puts). */
+export const DIAGRAM_EVENT_SOURCE = 'cdk-cloudcraft';
+export const DIAGRAM_CHANGED = 'Cloudcraft Diagram Changed';
+
+/** The S3 object tag of a dated copy, which the bucket's lifecycle rule expires. */
+export const DATED_COPY_TAG = { key: 'cdk-cloudcraft-copy', value: 'dated' } as const;
+
+/** Where the accounts to draw come from. */
+export type DiagramAccounts =
+  /** The Organization registrar's ledger: every account it registered. */
+  | { readonly ledgerTable: string }
+  /** This stack's registrations. */
+  | { readonly registrations: Array<{ readonly accountId: string; readonly registrationId: string }> };
+
+export interface DiagramsEnvironment {
+  readonly apiUrl: string;
+  readonly apiKey: ApiKeyRef;
+  /** The diagram work's own state (records, round, lease). */
+  readonly stateTable: string;
+  /** The table with the key's pacing record (the registrar's ledger, when the key has one: one record per key). */
+  readonly pacingTable: string;
+  readonly accounts: DiagramAccounts;
+  readonly bucket: string;
+  /** "" or ending in "/". */
+  readonly prefix: string;
+  readonly regions: string[];
+  /** Image formats, rendered when a diagram changed. */
+  readonly formats: string[];
+  /** Cloudcraft's rendering options as a query string (without "?"). */
+  readonly query: string;
+  readonly concurrency: number;
+  /** Requests a minute left to registration (the key's other users). */
+  readonly reservePerMinute: number;
+  readonly metricsNamespace: string;
+}
+
+/** What an EventBridge rule of the construct sends (its Input): the user's schedule opens a round, a tick continues it. */
+export interface DiagramsTrigger {
+  readonly kind: 'schedule' | 'tick';
+}
