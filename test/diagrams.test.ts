@@ -4,13 +4,13 @@
  * with the state table, S3 and EventBridge in memory.
  */
 import { CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
+import { MemoryDiagramIo, MemoryPacingStore } from './support/memory-diagrams';
 import { VirtualClock } from './support/virtual-clock';
 import { afterDelay, afterJson, classifySnapshot, MAX_POLLS, nextStep, TargetRecord, workOrder } from '../lib/diagrams/worker/plan';
-import { DiagramIo, DiagramRun, DiagramSettings, DIAGRAM_CHANGED, recordKey, SNAPSHOT_CALL_MS } from '../lib/diagrams/worker/run';
+import { DiagramRun, DiagramSettings, DIAGRAM_CHANGED, recordKey, SNAPSHOT_CALL_MS, SNAPSHOT_MIN_START_MS } from '../lib/diagrams/worker/run';
 import { CloudcraftClient } from '../lib/runtime/cloudcraft';
-import { StoredItem } from '../lib/runtime/items';
 import { DOCUMENTED_LIMIT, Pacer, SLOW_WINDOW_MS } from '../lib/runtime/pacer';
-import { PacingStore, SharedPacing } from '../lib/runtime/pacing';
+import { SharedPacing } from '../lib/runtime/pacing';
 import { canonicalJson, diagramChange, diagramHash, unwrapSnapshot } from '../lib/runtime/snapshot';
 
 const KEY = 'k'.repeat(44);
@@ -106,18 +106,18 @@ describe('the plan', () => {
   });
 
   test('an unchanged snapshot writes nothing; a changed one writes the JSON, renders each image, then announces', () => {
-    const first = afterJson(target, 1, 100, 'h1', ['png', 'svg'], keys, none, '{}');
+    const first = afterJson(target, 1, 100, 'h1', ['png', 'svg'], keys, none, { nodes: [] });
     expect(first.effects.map(e => e.kind)).toEqual(['write-json']);
     expect(nextStep(first.record, 1, 100)).toEqual({ kind: 'fetch', format: 'png' });
     const settled = { ...first.record, pending: undefined, round: 1, hash: 'h1', keys: { json: keys('json') } };
-    const same = afterJson(settled, 2, 200, 'h1', ['png', 'svg'], keys, none, '{}');
+    const same = afterJson(settled, 2, 200, 'h1', ['png', 'svg'], keys, none, { nodes: [] });
     expect(same.effects).toEqual([]);
     expect(same.record.round).toBe(2);
-    const changed = afterJson(settled, 2, 200, 'h2', [], keys, { added: { ec2: 1 }, removed: {} }, '{}');
+    const changed = afterJson(settled, 2, 200, 'h2', [], keys, { added: { ec2: 1 }, removed: {} }, { nodes: [] });
     expect(changed.effects.map(e => e.kind)).toEqual(['write-json', 'announce']);
     expect(changed.record).toMatchObject({ hash: 'h2', round: 2, changedAt: 200 });
     // The first version of a diagram is no change: nothing announced.
-    expect(afterJson(target, 1, 100, 'h1', [], keys, none, '{}').effects.map(e => e.kind)).toEqual(['write-json']);
+    expect(afterJson(target, 1, 100, 'h1', [], keys, none, { nodes: [] }).effects.map(e => e.kind)).toEqual(['write-json']);
   });
 
   test('work under way first, then never snapshotted, then the oldest', () => {
@@ -134,62 +134,20 @@ describe('the plan', () => {
     expect(classifySnapshot(r(404, { error: 'AWS account not found' }), 'json').kind).toBe('gone');
     expect(classifySnapshot(r(400, { error: 'Invalid region parameter: eu-nowhere' }), 'json')).toMatchObject({ kind: 'refused', reason: expect.stringContaining('eu-nowhere') });
     expect(classifySnapshot(r(401), 'json').kind).toBe('unauthorized');
-    expect(classifySnapshot(r(403), 'png').kind).toBe('unauthorized');
+    // 403 is this registration's (the key's user may not see it): this target only.
+    expect(classifySnapshot(r(403), 'png')).toMatchObject({ kind: 'refused', reason: expect.stringContaining('403') });
     expect(classifySnapshot(r(429), 'json').kind).toBe('transient');
     expect(classifySnapshot(r(503), 'json').kind).toBe('transient');
     expect(classifySnapshot({ kind: 'network', error: 'ECONNRESET', cause: 'network' }, 'json').kind).toBe('transient');
     expect(classifySnapshot(r(200, undefined, '<html>'), 'json').kind).toBe('transient');
+    // A JSON answer that is no diagram (an empty object, an error body) must not overwrite one.
+    expect(classifySnapshot(r(200, {}, '{}'), 'json').kind).toBe('transient');
+    expect(classifySnapshot(r(200, { error: 'degraded' }, ''), 'json').kind).toBe('transient');
+    expect(classifySnapshot(r(200, { data: {} }, ''), 'json').kind).toBe('transient');
     expect(classifySnapshot(r(200, { nodes: [] }, '{"nodes":[]}'), 'json').kind).toBe('json');
     expect(classifySnapshot({ ...r(200, undefined, 'x'), bytes: new Uint8Array([1, 2]) }, 'png')).toEqual({ kind: 'image', bytes: new Uint8Array([1, 2]) });
   });
 });
-
-/** The state table, S3 and EventBridge in memory. */
-class MemoryDiagramIo implements DiagramIo {
-  readonly items = new Map<string, { data: unknown; version: number }>();
-  readonly objects = new Map<string, { body: Buffer; contentType: string; metadata: Record<string, string> }>();
-  readonly events: Array<{ detailType: string; detail: Record<string, unknown> }> = [];
-  puts = 0;
-  async scan(prefix: string): Promise<StoredItem[]> {
-    return [...this.items].filter(([pk]) => pk.startsWith(prefix)).map(([pk, v]) => ({ pk, data: clone(v.data), version: v.version }));
-  }
-  async get(pk: string): Promise<StoredItem | undefined> {
-    const v = this.items.get(pk);
-    return v && { pk, data: clone(v.data), version: v.version };
-  }
-  async put(pk: string, data: unknown, expected?: number): Promise<boolean> {
-    const current = this.items.get(pk)?.version ?? 0;
-    if (expected !== undefined && current !== expected) return false;
-    this.items.set(pk, { data: clone(data), version: current + 1 });
-    return true;
-  }
-  async putObject(key: string, body: Uint8Array | string, contentType: string, metadata: Record<string, string>): Promise<void> {
-    this.puts++;
-    this.objects.set(key, { body: Buffer.from(body), contentType, metadata });
-  }
-  async getObject(key: string): Promise<string | undefined> {
-    return this.objects.get(key)?.body.toString('utf8');
-  }
-  async putEvent(detailType: string, detail: Record<string, unknown>): Promise<void> {
-    this.events.push({ detailType, detail });
-  }
-}
-
-function clone<T>(value: T): T {
-  return value === undefined ? value : JSON.parse(JSON.stringify(value));
-}
-
-function memoryPacingStore(): PacingStore {
-  let stored: { state?: any; version?: number } = {};
-  return {
-    read: async () => clone(stored),
-    write: async (state, version) => {
-      if (stored.version !== version) return false;
-      stored = { state: clone(state), version: (version ?? 0) + 1 };
-      return true;
-    },
-  };
-}
 
 const ACCOUNTS = ['111122223333', '444455556666'];
 
@@ -202,7 +160,7 @@ function world(options: { regions?: string[]; formats?: string[]; concurrency?: 
     emulator.inventories.set(`${id}/us-east-1`, [{ id: `fn-${id}`, type: 'lambda' }]);
   }
   const io = new MemoryDiagramIo();
-  const pacingStore = memoryPacingStore();
+  const pacingStore = new MemoryPacingStore();
   const settings: DiagramSettings = {
     regions: options.regions ?? ['eu-west-1', 'us-east-1'], formats: options.formats ?? ['png', 'svg'], query: 'theme=dark', prefix: 'diagrams/', concurrency: options.concurrency ?? 4,
   };
@@ -220,6 +178,7 @@ function world(options: { regions?: string[]; formats?: string[]; concurrency?: 
       deadlineAt: clock.now() + minutes * 60_000,
       keepBodies: true,
       callTimeoutMs: SNAPSHOT_CALL_MS,
+      minCallMs: SNAPSHOT_MIN_START_MS,
     });
     const diagramRun = new DiagramRun({
       io,
@@ -259,7 +218,8 @@ describe('a run of the diagram work', () => {
     expect(png.contentType).toBe('image/png');
     expect(png.body.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     // Rendering options go to the images only.
-    expect(calls.filter(c => c.path.endsWith('/json')).length).toBe(4);
+    expect(calls.filter(c => c.path.endsWith('/json')).map(c => c.query)).toEqual(['', '', '', '']);
+    expect(new Set(calls.filter(c => /\/(png|svg)$/.test(c.path)).map(c => c.query))).toEqual(new Set(['theme=dark']));
     expect(w.io.events).toEqual([]);
   });
 
@@ -336,13 +296,82 @@ describe('a run of the diagram work', () => {
   });
 
   test('401 stops the run once, with one clear error, not one per account', async () => {
-    const w = world({ concurrency: 1 });
+    const w = world({ concurrency: 2, regions: ['eu-west-1', 'us-east-1', 'eu-central-1'] });
     w.emulator.users.splice(0, 1, { key: 'another'.padEnd(44, 'x'), externalId: EXTERNAL_ID });
     const summary = await w.run('schedule');
     expect(summary.finished).toBe(false);
-    expect(summary.error).toMatch(/401.*API key cannot take snapshots.*no other account was tried/s);
-    expect(w.snapshotCalls()).toHaveLength(1);
+    expect(summary.error).toMatch(/401.*does not accept the API key.*The run stopped/s);
+    // The requests already in flight (2), not one per account-region (6).
+    expect(w.snapshotCalls()).toHaveLength(2);
     expect([...w.io.items.keys()].filter(k => k.startsWith('target#'))).toEqual([]);
+  });
+
+  test('403 for one registration (the key\'s user may not see it) skips that one; the others are drawn', async () => {
+    const w = world({ concurrency: 4, formats: [] });
+    w.emulator.accounts.get(w.registrations[1].id)!.externalId = 'ffffffff-1111-4222-8333-944455556666';
+    const summary = await w.run('schedule');
+    expect(summary).toMatchObject({ finished: true, snapshots: 2, failed: 2 });
+    expect(summary.error).toBeUndefined();
+    const refused = w.io.items.get(recordKey(ACCOUNTS[1], 'eu-west-1'))!.data as TargetRecord;
+    expect(refused.lastError).toMatch(/403.*may not see this registration/);
+  });
+
+  test('an image format Cloudcraft refuses is given up for that change: the JSON and the other images become the latest version', async () => {
+    const w = world({ regions: ['eu-west-1'] });
+    w.emulator.inject({ method: 'GET', path: /\/png$/, status: 400, body: { error: 'Invalid paperSize', reason: 'invalid_parameter', code: 400 }, times: 1000 });
+    expect(await w.run('schedule')).toMatchObject({ finished: true, changed: 2, images: 2 });
+    const record = w.io.items.get(recordKey(ACCOUNTS[0], 'eu-west-1'))!.data as TargetRecord;
+    expect(record).toMatchObject({ hash: expect.any(String), keys: { json: expect.any(String), svg: expect.any(String) } });
+    expect(record.keys!.png).toBeUndefined();
+    expect(record.lastError).toMatch(/Invalid paperSize.*rendering options/);
+    await w.clock.advance(86_400_000);
+    // The next day nothing changed: one JSON call each, and no image.
+    const before = w.snapshotCalls().length;
+    expect(await w.run('schedule')).toMatchObject({ unchanged: 2, changed: 0 });
+    expect(w.snapshotCalls().slice(before).map(c => c.path.split('/').pop())).toEqual(['json', 'json']);
+  });
+
+  test('S3 failing for one target fails that one only; the next tick takes it up, and it is skipped after 3 failures', async () => {
+    const w = world({ regions: ['eu-west-1'], formats: [] });
+    const putObject = w.io.putObject.bind(w.io);
+    let failing = 1;
+    w.io.putObject = async (key, ...rest) => {
+      if (key.includes(ACCOUNTS[0]) && failing > 0) {
+        failing--;
+        throw Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown' });
+      }
+      return putObject(key, ...rest);
+    };
+    const first = await w.run('schedule');
+    expect(first).toMatchObject({ finished: false, left: 1, failed: 1 });
+    expect(w.io.objects.has(`diagrams/${ACCOUNTS[1]}/eu-west-1/latest.json`)).toBe(true);
+    expect(w.lines.some(l => l.level === 'error' && String(l.fields?.error).includes('SlowDown'))).toBe(true);
+    await w.clock.advance(15 * 60_000);
+    expect(await w.run('tick')).toMatchObject({ finished: true });
+    expect(w.io.objects.has(`diagrams/${ACCOUNTS[0]}/eu-west-1/latest.json`)).toBe(true);
+    // A failure that does not go away: three invocations, then the round goes on without it.
+    await w.clock.advance(86_400_000);
+    w.emulator.inventories.set(`${ACCOUNTS[0]}/eu-west-1`, []);
+    failing = Infinity;
+    let last;
+    for (let i = 0; i < 5; i++) {
+      last = await w.run(i === 0 ? 'schedule' : 'tick');
+      if (last.finished) break;
+      await w.clock.advance(15 * 60_000);
+    }
+    expect(last).toMatchObject({ finished: true });
+    expect((w.io.items.get(recordKey(ACCOUNTS[0], 'eu-west-1'))!.data as TargetRecord).lastError).toMatch(/SlowDown.*3 times: skipped this round/);
+  });
+
+  test('a JSON snapshot of the previous version expired by the lifecycle does not change what is announced: the diff is against latest.json', async () => {
+    const w = world({ regions: ['eu-west-1'], formats: [] });
+    await w.run('schedule');
+    const first = w.io.items.get(recordKey(ACCOUNTS[0], 'eu-west-1'))!.data as TargetRecord;
+    w.io.objects.delete(first.keys!.json);
+    await w.clock.advance(86_400_000);
+    w.emulator.inventories.set(`${ACCOUNTS[0]}/eu-west-1`, [{ id: `i-${ACCOUNTS[0]}`, type: 'ec2' }, { id: `db-${ACCOUNTS[0]}`, type: 'rds' }, { id: 'q-1', type: 'sqs' }]);
+    await w.run('schedule');
+    expect(w.io.events.map(e => ({ added: e.detail.added, removed: e.detail.removed }))).toEqual([{ added: { sqs: 1 }, removed: {} }]);
   });
 
   test('a registration Cloudcraft no longer has (404) is skipped; a region it refuses (400) is named', async () => {
@@ -376,12 +405,30 @@ describe('a run of the diagram work', () => {
     expect(times[times.length - 1] - times[0]).toBeLessThan(2.2 * 60_000);
   });
 
-  test('one writer: a run that finds the lease held does nothing', async () => {
+  test('a deadline that comes while pacing holds requests back ends the invocation (it never spins), and the next tick goes on', async () => {
+    const w = world({ regions: ['eu-west-1', 'us-east-1', 'eu-central-1', 'ap-southeast-2', 'us-west-2', 'eu-north-1', 'sa-east-1', 'ca-central-1', 'eu-west-2', 'eu-west-3'], formats: [] });
+    // 20 account-regions at 15 a minute; an invocation with one minute left has room for one minute of requests.
+    const first = await w.run('schedule', 'run-1', 1);
+    expect(first).toMatchObject({ snapshots: 15, finished: false, left: 5 });
+    await w.clock.advance(15 * 60_000);
+    expect(await w.run('tick')).toMatchObject({ snapshots: 5, finished: true });
+  });
+
+  test('one writer: a run that finds the lease held does nothing, and the schedule it brought is not lost', async () => {
     const w = world();
     await w.io.put('meta#lease', { owner: 'someone', expiresAt: w.clock.now() + 60_000 });
-    expect(await w.run('schedule')).toMatchObject({ skipped: 'another invocation holds the lease', calls: 0 });
+    expect(await w.run('schedule')).toMatchObject({ skipped: expect.stringContaining('another invocation holds the lease'), calls: 0 });
     expect(w.snapshotCalls()).toHaveLength(0);
     await w.clock.advance(61_000);
-    expect(await w.run('schedule')).toMatchObject({ finished: true });
+    // The next tick opens the round the schedule asked for.
+    expect(await w.run('tick')).toMatchObject({ finished: true, snapshots: 4 });
+  });
+
+  test('a schedule event delivered twice opens one round', async () => {
+    const w = world({ formats: [] });
+    expect(await w.run('schedule')).toMatchObject({ finished: true, snapshots: 4 });
+    await w.clock.advance(5_000);
+    expect(await w.run('schedule')).toMatchObject({ skipped: 'no round open' });
+    expect(w.snapshotCalls()).toHaveLength(4);
   });
 });

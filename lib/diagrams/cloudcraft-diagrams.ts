@@ -1,5 +1,3 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -14,6 +12,7 @@ import {
 } from './worker/contract';
 import { CloudcraftOrganizationIntegration } from '../organization/organization-integration';
 import { acknowledge, findingForm } from '../private/acknowledge';
+import { bundleCode } from '../private/bundle';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { CloudcraftValidationError, validateApiUrl, validateRegion } from '../private/validate';
 import { CloudcraftApiKey } from '../registration/api-key';
@@ -221,9 +220,6 @@ export interface CloudcraftDiagramsProps {
   readonly requestsLeftForRegistration?: number;
 }
 
-/** The function's bundle, built by `npx projen bundle:handler` (shipped in the package). */
-const DIAGRAMS_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'diagrams.js');
-let diagramsCode: string | undefined;
 const METRICS_NAMESPACE = 'cdk-cloudcraft';
 /** Lambda: 4 KB for all environment variables of a function (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html). */
 const MAX_ENVIRONMENT_BYTES = 4_096;
@@ -338,7 +334,7 @@ export class CloudcraftDiagrams extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromInline(readDiagramsCode()),
+      code: lambda.Code.fromInline(bundleCode('diagrams')),
       timeout: Duration.minutes(15),
       memorySize: 512,
       role,
@@ -499,14 +495,4 @@ export class CloudcraftDiagrams extends Construct {
       ]);
     }
   }
-}
-
-function readDiagramsCode(): string {
-  if (diagramsCode === undefined) {
-    if (!fs.existsSync(DIAGRAMS_BUNDLE)) {
-      throw new Error(`cdk-cloudcraft: the diagrams bundle ${DIAGRAMS_BUNDLE} is missing. In a clone of the repository, run "npx projen bundle:handler" (or the full build) first.`);
-    }
-    diagramsCode = fs.readFileSync(DIAGRAMS_BUNDLE, 'utf8');
-  }
-  return diagramsCode;
 }

@@ -1,5 +1,3 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { Aws, CfnCondition, CfnStackSet, CustomResource, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -15,6 +13,7 @@ import {
   RegistrarEnvironment, RegistrarResourceProperties, RegistrarSettings, TeamAccessSettings,
 } from './registrar/contract';
 import { acknowledge, findingForm } from '../private/acknowledge';
+import { bundleCode } from '../private/bundle';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateApiUrl, validateRegion } from '../private/validate';
 import { CloudcraftAccountName } from '../registration/account-name';
@@ -225,8 +224,6 @@ export interface CloudcraftOrganizationIntegrationProps extends CloudcraftRoleOp
   readonly ledgerRemovalPolicy?: RemovalPolicy;
 }
 
-/** The registrar's code (built by the bundle:handler task from lib/organization/registrar/). */
-const REGISTRAR_BUNDLE = path.join(__dirname, '..', '..', 'assets', 'registrar.js');
 /** Lambda's maximum: a run that stops at its deadline leaves its work to the next one. */
 const REGISTRAR_TIMEOUT = Duration.minutes(15);
 const METRICS_NAMESPACE = 'cdk-cloudcraft';
@@ -237,16 +234,6 @@ const METRICS_NAMESPACE = 'cdk-cloudcraft';
  */
 const REGISTRAR_SERVICE_TIMEOUT = Duration.hours(1);
 
-let registrarCode: string | undefined;
-function readRegistrarCode(): string {
-  if (registrarCode === undefined) {
-    if (!fs.existsSync(REGISTRAR_BUNDLE)) {
-      throw new Error(`cdk-cloudcraft: the registrar bundle ${REGISTRAR_BUNDLE} is missing. In a clone of the repository, run "npx projen bundle:handler" (or the full build) first.`);
-    }
-    registrarCode = fs.readFileSync(REGISTRAR_BUNDLE, 'utf8');
-  }
-  return registrarCode;
-}
 
 /** The alarm's period: the schedule's interval (a period without a run would be missing data), a day at most. */
 function alarmPeriodOf(schedule: events.Schedule): Duration {
@@ -453,7 +440,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromInline(readRegistrarCode()),
+      code: lambda.Code.fromInline(bundleCode('registrar')),
       timeout: REGISTRAR_TIMEOUT,
       memorySize: 512,
       role,

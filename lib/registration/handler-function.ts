@@ -1,5 +1,3 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import { CustomResource, Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -10,12 +8,11 @@ import {
   API_URLS_VARIABLE, ApiResourceProperties, DEFAULT_API_URL, IAM_PARAMETERS_TYPE, REGISTRATION_TYPE, RegistrationResourceProperties,
 } from './handler/contract';
 import { acknowledge } from '../private/acknowledge';
+import { bundleCode } from '../private/bundle';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { validateApiUrl } from '../private/validate';
 import { normalizeApiUrl } from '../runtime/api-url';
 
-/** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
-const BUNDLE = path.join(__dirname, '..', '..', 'assets', 'registration-handler.js');
 
 /**
  * How long the handler may work (Lambda's maximum); it answers CloudFormation before this. Only a throttled or
@@ -26,17 +23,11 @@ export const HANDLER_TIMEOUT = Duration.minutes(15);
 /** How long CloudFormation waits for an answer: a little more than the function's own timeout. */
 export const SERVICE_TIMEOUT = Duration.minutes(16);
 
-let cachedCode: string | undefined;
 
 /** The inline code of the handler, read once. */
+/** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
 export function handlerCode(): string {
-  if (cachedCode === undefined) {
-    if (!fs.existsSync(BUNDLE)) {
-      throw new Error(`cdk-cloudcraft: the handler bundle ${BUNDLE} is missing. In a clone of the repository, run "npx projen bundle:handler" (or the full build) first.`);
-    }
-    cachedCode = fs.readFileSync(BUNDLE, 'utf8');
-  }
-  return cachedCode;
+  return bundleCode('registration-handler');
 }
 
 /**

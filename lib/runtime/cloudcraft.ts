@@ -50,6 +50,11 @@ export interface CloudcraftClientOptions {
   readonly beforeSend?: (operation: Operation) => Promise<void>;
   /** Keep each answer's whole body in its outcome (snapshots: the document and the image). @default false */
   readonly keepBodies?: boolean;
+  /**
+   * Least time a request needs before the deadline (a snapshot is held up to 120 s): none is sent with less left,
+   * after pacing's wait. @default MIN_CALL_MS
+   */
+  readonly minCallMs?: number;
 }
 
 /** Context for reasons about a role. */
@@ -82,6 +87,8 @@ export class CloudcraftClient {
   public rejected = 0;
   /** Why the last failed attempt failed. */
   public lastProblem?: string;
+  /** When the last request was sent (after pacing's wait). */
+  public lastSentAt?: number;
 
   constructor(private readonly options: CloudcraftClientOptions) {}
 
@@ -97,17 +104,20 @@ export class CloudcraftClient {
   /** One paced request. Never throws for HTTP or network failures: they are outcomes. */
   async attempt(operation: Operation, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, onSend?: () => Promise<void>): Promise<CallOutcome> {
     const { clock, pacing } = this.options;
+    const minCallMs = this.options.minCallMs ?? MIN_CALL_MS;
     for (;;) {
+      if (this.remaining() < minCallMs) throw this.stopped(operation);
       const wait = await pacing.take(clock.now());
       if (wait === 0) break;
-      if (wait + MIN_CALL_MS > this.remaining()) throw this.stopped(operation);
+      if (wait + minCallMs > this.remaining()) throw this.stopped(operation);
       await this.sleep(wait);
     }
     const remaining = this.remaining();
-    if (remaining < MIN_CALL_MS) throw this.stopped(operation);
+    if (remaining < minCallMs) throw this.stopped(operation);
     await this.options.beforeSend?.(operation);
     await onSend?.();
     this.calls++;
+    this.lastSentAt = clock.now();
     const timeout = timeoutSignal(clock, Math.min(this.options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, remaining - 1_000), this.options.signal);
     let outcome: CallOutcome;
     try {

@@ -17,12 +17,19 @@ export const BOOKKEEPING_FIELDS: readonly string[] = ['id', 'name', 'createdAt',
 /** The lists of a blueprint document whose items are components (each with an `id` and a `type`). */
 const COMPONENT_LISTS = ['nodes', 'groups', 'edges', 'connectors', 'text', 'icons', 'images', 'surfaces'];
 
-/** The document of a snapshot answer, or undefined when it is not a JSON object (the caller reports it). */
+/**
+ * The diagram of a snapshot answer, or undefined when it is not one: not a JSON object, or one without any list of
+ * components (`{}`, an error body, a proxy's JSON must not overwrite a diagram or be announced as "all removed").
+ */
 export function unwrapSnapshot(body: unknown): Diagram | undefined {
   if (!isObject(body)) return undefined;
   // `{"data": {...}}` and nothing else of a diagram beside it: the wrapper.
-  if (isObject(body.data) && !COMPONENT_LISTS.some(list => Array.isArray(body[list]))) return body.data;
-  return body;
+  const diagram = isObject(body.data) && !hasComponents(body) ? body.data : body;
+  return hasComponents(diagram) ? diagram : undefined;
+}
+
+function hasComponents(value: Record<string, unknown>): boolean {
+  return COMPONENT_LISTS.some(list => Array.isArray(value[list]));
 }
 
 /**

@@ -129,6 +129,8 @@ export interface SeenCall {
   readonly body?: any;
   readonly authorization?: string;
   readonly at: number;
+  /** The query string, without "?" ('' when none). */
+  readonly query?: string;
 }
 
 interface Answer {
@@ -198,7 +200,7 @@ export class CloudcraftEmulator {
         throw new TransportError('network', 'ENOTFOUND');
       }
       const url = new URL(request.url);
-      const answer = this.dispatch(request.method, url.pathname, request.headers.Authorization ?? request.headers.authorization, request.body ?? '', signal);
+      const answer = this.dispatch(request.method, url.pathname, request.headers.Authorization ?? request.headers.authorization, request.body ?? '', signal, url.search.slice(1));
       const aborted = new Promise<never>((_, reject) => {
         const fail = () => reject(new TransportError('timeout', 'no complete answer in time'));
         if (signal.aborted) fail();
@@ -290,7 +292,8 @@ export class CloudcraftEmulator {
     });
     const closed = new AbortController();
     res.on('close', () => closed.abort());
-    const answer = await this.dispatch(req.method ?? 'GET', (req.url ?? '/').split('?')[0], req.headers.authorization, text, closed.signal);
+    const [pathname, search = ''] = (req.url ?? '/').split('?');
+    const answer = await this.dispatch(req.method ?? 'GET', pathname, req.headers.authorization, text, closed.signal, search);
     if (answer.kind === 'hang') return; // never answers; the socket is destroyed at stop()
     if (answer.kind === 'reset') {
       res.socket?.destroy();
@@ -301,14 +304,14 @@ export class CloudcraftEmulator {
   }
 
   /** One request, as the emulator does it (shared by the HTTP server and the in-process transport). */
-  async dispatch(method: string, path: string, authorization: string | undefined, text: string, signal?: AbortSignal): Promise<EmulatorAnswer> {
+  async dispatch(method: string, path: string, authorization: string | undefined, text: string, signal?: AbortSignal, query = ''): Promise<EmulatorAnswer> {
     let body: any;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
       body = text;
     }
-    const record = (status: SeenCall['status']) => this.calls.push({ method, path, status, body, authorization, at: this.now() });
+    const record = (status: SeenCall['status']) => this.calls.push({ method, path, status, body, authorization, at: this.now(), query });
 
     const fault = this.takeFault(method, path);
     if (fault?.actionDelayMs !== undefined) {

@@ -7,35 +7,7 @@
  *   as EventBridge does).
  */
 import * as http from 'http';
-import { AddressInfo } from 'net';
-
-abstract class BinaryServer {
-  private server?: http.Server;
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', chunk => chunks.push(chunk));
-      req.on('end', () => this.handle(req, Buffer.concat(chunks), res));
-    });
-    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>(resolve => server.close(() => resolve()));
-  }
-
-  protected abstract handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void;
-}
+import { LocalServer } from './local-server';
 
 export interface StoredObject {
   readonly body: Buffer;
@@ -44,12 +16,12 @@ export interface StoredObject {
   readonly tags: Record<string, string>;
 }
 
-export class LocalS3 extends BinaryServer {
+export class LocalS3 extends LocalServer {
   /** Objects by "bucket/key". */
   public readonly objects = new Map<string, StoredObject>();
   public puts = 0;
 
-  protected handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, _text: string, res: http.ServerResponse, body: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://local');
     const [, bucket, ...rest] = url.pathname.split('/');
     const key = rest.map(decodeURIComponent).join('/');
@@ -90,18 +62,18 @@ export interface PutEvent {
   readonly EventBusName?: string;
 }
 
-export class LocalEventBridge extends BinaryServer {
+export class LocalEventBridge extends LocalServer {
   public readonly events: PutEvent[] = [];
   /** Entries to fail (answered with FailedEntryCount), as EventBridge does when it cannot put them. */
   public failNext = 0;
 
-  protected handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
     if (req.headers['x-amz-target'] !== 'AWSEvents.PutEvents') {
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
       res.end(JSON.stringify({ __type: 'UnknownOperationException' }));
       return;
     }
-    const entries = (JSON.parse(body.toString('utf8')).Entries ?? []) as PutEvent[];
+    const entries = (JSON.parse(body).Entries ?? []) as PutEvent[];
     const results = entries.map(entry => {
       if (this.failNext > 0) {
         this.failNext--;

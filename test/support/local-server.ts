@@ -4,7 +4,7 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
 
-/** An HTTP server on 127.0.0.1 port 0 that reads each request's body, then hands it to `handle`. */
+/** An HTTP server on 127.0.0.1 port 0 that reads each request's body, then hands it to `handle` (as text, and as received). */
 export abstract class LocalServer {
   private server?: http.Server;
 
@@ -14,9 +14,12 @@ export abstract class LocalServer {
 
   async start(): Promise<this> {
     this.server = http.createServer((req, res) => {
-      let data = '';
-      req.on('data', chunk => (data += chunk));
-      req.on('end', () => this.handle(req, data, res));
+      const chunks: Buffer[] = [];
+      req.on('data', chunk => chunks.push(chunk));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        this.handle(req, raw.toString('utf8'), res, raw);
+      });
     });
     await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve));
     return this;
@@ -30,5 +33,5 @@ export abstract class LocalServer {
     await new Promise<void>(resolve => server.close(() => resolve()));
   }
 
-  protected abstract handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void;
+  protected abstract handle(req: http.IncomingMessage, body: string, res: http.ServerResponse, raw: Buffer): void;
 }

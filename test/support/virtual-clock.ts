@@ -66,6 +66,8 @@ export class VirtualClock implements Clock {
 
   /** Advances time by `ms`, firing the timers due on the way. */
   async advance(ms: number): Promise<void> {
+    // Time never goes back: a negative step would put every recorded time in the future.
+    if (!(ms >= 0)) throw new Error(`VirtualClock.advance: ${ms} ms is not a step forward`);
     const until = this.time + ms;
     await this.settle();
     for (;;) {

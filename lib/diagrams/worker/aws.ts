@@ -13,7 +13,8 @@ export function sdkDiagramIo(tables: ItemTables, stateTable: string, bucket: str
   let eventBridge: import('@aws-sdk/client-eventbridge').EventBridgeClient | undefined;
   const s3Of = () => {
     const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
-    s3 ??= new sdk.S3Client({ maxAttempts: 5 });
+    // A request that hangs ends in 30 s (and is retried), well within the invocation's reserve.
+    s3 ??= new sdk.S3Client({ maxAttempts: 5, requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 } });
     return { sdk, client: s3 };
   };
   return {
@@ -46,7 +47,7 @@ export function sdkDiagramIo(tables: ItemTables, stateTable: string, bucket: str
 
     async putEvent(detailType, detail) {
       const sdk = require('@aws-sdk/client-eventbridge') as typeof import('@aws-sdk/client-eventbridge');
-      eventBridge ??= new sdk.EventBridgeClient({ maxAttempts: 5 });
+      eventBridge ??= new sdk.EventBridgeClient({ maxAttempts: 5, requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 } });
       // The account's default bus (no EventBusName). PutEvents answers 200 with FailedEntryCount for entries it did
       // not put (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html): that is a failure too.
       const out = await eventBridge.send(new sdk.PutEventsCommand({

@@ -9,7 +9,7 @@
  */
 import { sdkDiagramIo } from './aws';
 import { DIAGRAMS_ENVIRONMENT_VARIABLE, DiagramsEnvironment } from './contract';
-import { DiagramIo, DiagramRun, DiagramSummary, SNAPSHOT_CALL_MS } from './run';
+import { DiagramIo, DiagramRun, DiagramSummary, SNAPSHOT_CALL_MS, SNAPSHOT_MIN_START_MS } from './run';
 import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
 import { isApiUrl } from '../../runtime/api-url';
 import { Clock, systemClock } from '../../runtime/clock';
@@ -84,6 +84,7 @@ async function handle(deps: DiagramsDeps, event: unknown, context: LambdaContext
       deadlineAt: started + context.getRemainingTimeInMillis() - RESERVE_MS,
       keepBodies: true,
       callTimeoutMs: SNAPSHOT_CALL_MS,
+      minCallMs: SNAPSHOT_MIN_START_MS,
     });
     const run = new DiagramRun({
       io: deps.io ?? sdkDiagramIo(deps.tables, env.stateTable, env.bucket),

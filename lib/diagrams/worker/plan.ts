@@ -47,16 +47,24 @@ export interface TargetRecord extends Target {
   readonly changedAt?: number;
   /** A change whose images are not all rendered yet. */
   readonly pending?: PendingChange;
-  /** A change written and not yet announced (put again until EventBridge takes it: announced at least once). */
+  /** A change written and not yet announced (put again until EventBridge takes it, `MAX_ANNOUNCE_ATTEMPTS` times). */
   readonly announce?: PendingChange;
+  /** PutEvents that failed for `announce`. */
+  readonly announceFailures?: number;
   /** Polls of the current request that answered 202 (or failed in a way worth trying again), this round. */
   readonly polls?: number;
   /** Not before this time (after a 202 or a transient failure). */
   readonly nextAt?: number;
   /** Why the last round could not do it. */
   readonly lastError?: string;
+  /** Failures of this function's own I/O for the target (S3, DynamoDB) since its last success. */
+  readonly errors?: number;
 }
 
+/** Failures of the function's own I/O for one target before it is skipped for the round (one per invocation). */
+export const MAX_ERRORS = 3;
+/** Attempts to announce one change (one per invocation) before it is given up with an error. */
+export const MAX_ANNOUNCE_ATTEMPTS = 5;
 /** Polls of one request per round (a 202 is answered after a 120 s long poll: six are more than ten minutes of scanning). */
 export const MAX_POLLS = 6;
 /** The wait before polling again after a 202 or a transient failure: a minute per poll so far, at most five. */
@@ -66,15 +74,15 @@ export function repollDelay(polls: number): number {
 
 /** What one snapshot answer means. */
 export type SnapshotAnswer =
-  | { readonly kind: 'json'; readonly diagram: Diagram; readonly text: string }
+  | { readonly kind: 'json'; readonly diagram: Diagram }
   | { readonly kind: 'image'; readonly bytes: Uint8Array }
   /** 202 STILL_PROCESSING: poll again later. */
   | { readonly kind: 'processing' }
   /** 404: Cloudcraft has no such registration (the account is no longer registered): skipped this round. */
   | { readonly kind: 'gone' }
-  /** 400: the region (or an option) is refused. */
+  /** 400 (the region, or a rendering option, is refused) or 403 (the key may not see this registration): this target only. */
   | { readonly kind: 'refused'; readonly reason: string }
-  /** 401 or 403: the key cannot do it; the run stops (one error for all targets). */
+  /** 401: the key is not accepted at all; the run stops (one error for all targets). */
   | { readonly kind: 'unauthorized'; readonly status: number; readonly reason: string }
   /** 429, 5xx, no answer, an answer that is not a diagram: try again later in the round. */
   | { readonly kind: 'transient'; readonly reason: string };
@@ -86,15 +94,18 @@ export function classifySnapshot(outcome: CallOutcome, format: string): Snapshot
   if (outcome.status === 202) return { kind: 'processing' };
   if (outcome.status === 200) {
     if (format !== 'json') {
-      const bytes = outcome.bytes ?? new TextEncoder().encode(outcome.text);
+      const bytes = outcome.bytes ?? new TextEncoder().encode(outcome.rawText ?? outcome.text);
       return bytes.byteLength > 0 ? { kind: 'image', bytes } : { kind: 'transient', reason: `the ${format} answer was empty` };
     }
     const diagram = unwrapSnapshot(outcome.body);
-    return diagram ? { kind: 'json', diagram, text: outcome.rawText ?? outcome.text } : { kind: 'transient', reason: 'the JSON snapshot was not a JSON object' };
+    return diagram ? { kind: 'json', diagram } : { kind: 'transient', reason: 'the JSON snapshot was not a diagram (no list of components)' };
   }
   if (outcome.status === 404) return { kind: 'gone' };
   if (outcome.status === 400) return { kind: 'refused', reason: `Cloudcraft refused the ${format} snapshot (400${detail})` };
-  if (outcome.status === 401 || outcome.status === 403) return { kind: 'unauthorized', status: outcome.status, reason: `Cloudcraft answered ${outcome.status}${detail}` };
+  if (outcome.status === 403) {
+    return { kind: 'refused', reason: `Cloudcraft refused the ${format} snapshot (403${detail}): the key's user may not see this registration, or the key lacks the privileges` };
+  }
+  if (outcome.status === 401) return { kind: 'unauthorized', status: outcome.status, reason: `Cloudcraft answered ${outcome.status}${detail}` };
   return { kind: 'transient', reason: `Cloudcraft answered ${outcome.status}${detail}` };
 }
 
@@ -129,7 +140,7 @@ export function workOrder(records: TargetRecord[]): TargetRecord[] {
 /** What the run must do after an answer: write objects, announce a change. */
 export type Effect =
   /** Write the JSON snapshot (dated key and latest) and read the previous version for the change. */
-  | { readonly kind: 'write-json'; readonly change: PendingChange; readonly text: string }
+  | { readonly kind: 'write-json'; readonly change: PendingChange; readonly diagram: Diagram }
   /** Every image of a change is written (or given up): announce it (not the first version), then forget `announce`. */
   | { readonly kind: 'announce'; readonly change: PendingChange };
 
@@ -141,7 +152,7 @@ export interface Next {
 
 /** The record after a JSON answer whose hash is `hash` (the caller computed it), and what to do. */
 export function afterJson(record: TargetRecord, round: number, now: number, hash: string, formats: string[],
-  keys: (format: string) => string, change: DiagramChange, text: string): Next {
+  keys: (format: string) => string, change: DiagramChange, diagram: Diagram): Next {
   const base = { ...clearPolls(record), snapshotAt: now };
   if (record.hash === hash) {
     return { record: { ...base, round, lastError: undefined }, effects: [] };
@@ -149,7 +160,7 @@ export function afterJson(record: TargetRecord, round: number, now: number, hash
   const pending: PendingChange = {
     hash, at: now, keys: { json: keys('json') }, ...(record.keys ? { previousKeys: record.keys } : {}), change, formats: [...formats],
   };
-  return settle({ ...base, pending, lastError: undefined }, round, [{ kind: 'write-json', change: pending, text }]);
+  return settle({ ...base, pending, lastError: undefined }, round, [{ kind: 'write-json', change: pending, diagram }]);
 }
 
 /** The record after an image was written. */
@@ -174,9 +185,32 @@ export function afterDelay(record: TargetRecord, round: number, now: number, for
   return { record: { ...clearPolls(record), round, lastError }, effects: [] };
 }
 
-/** The record after a 404 or 400: done for this round, with the reason. */
-export function afterRefusal(record: TargetRecord, round: number, reason: string): TargetRecord {
-  return { ...clearPolls(record), round, pending: undefined, lastError: reason };
+/**
+ * The record after a 404, 400 or 403: done for this round, with the reason. For an image of a change, that format is
+ * given up and the change settles without it (the JSON is written: the change must become the latest version, once).
+ */
+export function afterRefusal(record: TargetRecord, round: number, format: string, reason: string): Next {
+  if (record.pending && format !== 'json') {
+    const formats = record.pending.formats.filter(f => f !== format);
+    return settle({ ...clearPolls(record), lastError: reason, pending: { ...record.pending, formats } }, round, []);
+  }
+  return { record: { ...clearPolls(record), round, pending: undefined, lastError: reason }, effects: [] };
+}
+
+/** The record after this function's own I/O failed for it (S3, DynamoDB): tried again, `MAX_ERRORS` times a round. */
+export function afterError(record: TargetRecord, round: number, reason: string): TargetRecord {
+  const errors = (record.errors ?? 0) + 1;
+  if (errors < MAX_ERRORS) return { ...record, errors, lastError: reason };
+  // The JSON may be written and the record not: the next round sees the change again, and writes it again.
+  return { ...clearPolls(record), round, pending: undefined, lastError: `${reason} (${errors} times: skipped this round)` };
+}
+
+/** The record after PutEvents failed: tried again by a later invocation, `MAX_ANNOUNCE_ATTEMPTS` times at the most. */
+export function afterAnnounceFailed(record: TargetRecord, reason: string): TargetRecord {
+  const failures = (record.announceFailures ?? 0) + 1;
+  if (failures < MAX_ANNOUNCE_ATTEMPTS) return { ...record, announceFailures: failures };
+  const { announce: _announce, announceFailures: _failures, ...rest } = record;
+  return { ...rest, lastError: `the change of ${new Date(record.announce?.at ?? 0).toISOString()} was not announced after ${failures} attempts: ${reason}` };
 }
 
 /** A change with every image written (or given up) becomes the latest version, and is announced. */
@@ -195,11 +229,11 @@ function settle(record: TargetRecord, round: number, effects: Effect[]): Next {
 
 /** The record once its change was announced. */
 export function afterAnnounce(record: TargetRecord): TargetRecord {
-  const { announce: _announce, ...rest } = record;
+  const { announce: _announce, announceFailures: _failures, ...rest } = record;
   return rest;
 }
 
 function clearPolls(record: TargetRecord): TargetRecord {
-  const { polls: _polls, nextAt: _nextAt, ...rest } = record;
+  const { polls: _polls, nextAt: _nextAt, errors: _errors, ...rest } = record;
   return rest;
 }

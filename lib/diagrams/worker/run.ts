@@ -5,7 +5,8 @@
  */
 import { DATED_COPY_TAG, DIAGRAM_CHANGED } from './contract';
 import {
-  afterAnnounce, afterDelay, afterImage, afterJson, afterRefusal, classifySnapshot, Next, nextStep, PendingChange, Target, TargetRecord, workOrder,
+  afterAnnounce, afterAnnounceFailed, afterDelay, afterError, afterImage, afterJson, afterRefusal, classifySnapshot, Next, nextStep,
+  PendingChange, Target, TargetRecord, workOrder,
 } from './plan';
 import { Clock } from '../../runtime/clock';
 import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
@@ -69,12 +70,26 @@ export interface DiagramSummary {
 }
 
 const ROUND = 'meta#round';
+const ROUND_REQUEST = 'meta#round-request';
+/** A schedule event this soon after the one that opened the round is the same one, delivered again. */
+const DUPLICATE_SCHEDULE_MS = 60_000;
+
+/** A round asked for by the schedule. */
+interface RoundRequest {
+  readonly at: number;
+}
 const LEASE = 'meta#lease';
 const TARGET = 'target#';
 /** A lease outlives the longest invocation (15 minutes), so a run is never overlapped; a run that died frees it then. */
 export const DIAGRAM_LEASE_MS = 16 * 60_000;
-/** Least time a snapshot request needs before the deadline: its long poll (120 s) and a margin. */
+/** A snapshot request's timeout: its long poll (120 s) and a margin. */
 export const SNAPSHOT_CALL_MS = 125_000;
+/**
+ * No snapshot request is started with less than this left. One started later than `SNAPSHOT_CALL_MS` before the
+ * deadline is cut short if Cloudcraft holds it; the scan goes on there, and the cut does not count as a poll. Waiting
+ * for the whole long poll instead would leave two of every fifteen minutes unused.
+ */
+export const SNAPSHOT_MIN_START_MS = 15_000;
 
 const CONTENT_TYPES: Record<string, string> = {
   json: 'application/json', png: 'image/png', svg: 'image/svg+xml', pdf: 'application/pdf', mxGraph: 'application/xml',
@@ -103,6 +118,8 @@ export function stamp(ms: number): string {
 export class DiagramRun {
   private readonly counts = { snapshots: 0, unchanged: 0, changed: 0, images: 0, announced: 0, processing: 0, failed: 0 };
   private stopReason?: string;
+  /** Set when the deadline leaves no room for another request. */
+  private outOfTime = false;
   /** Targets left for the next tick (a change EventBridge did not take). */
   private readonly skipped = new Set<{ current: TargetRecord }>();
 
@@ -124,16 +141,21 @@ export class DiagramRun {
       finished: false,
       calls: 0,
     };
-    if (!(await this.takeLease())) return { ...empty, skipped: 'another invocation holds the lease' };
+    // The schedule asks for a round without the lease (a plain write of its own item): a tick that holds the lease
+    // does not make it lost; the holder's next invocation opens it.
+    if (trigger === 'schedule') await io.put(ROUND_REQUEST, { at: clock.now() } satisfies RoundRequest);
+    if (!(await this.takeLease())) {
+      return { ...empty, skipped: trigger === 'schedule' ? 'another invocation holds the lease: the next tick opens the round' : 'another invocation holds the lease' };
+    }
     try {
-      const stored = await io.get(ROUND);
-      let round = stored?.data as RoundRecord | undefined;
-      if (trigger === 'schedule') {
-        round = { id: clock.now() };
+      let round = (await io.get(ROUND))?.data as RoundRecord | undefined;
+      const request = (await io.get(ROUND_REQUEST))?.data as RoundRequest | undefined;
+      // A schedule event delivered twice (EventBridge delivers at least once) opens one round.
+      if (request?.at !== undefined && (round === undefined || request.at >= round.id + DUPLICATE_SCHEDULE_MS)) {
+        round = { id: request.at };
         await io.put(ROUND, round);
-      } else if (!round || round.finishedAt !== undefined) {
-        return { ...empty, skipped: 'no round open' };
       }
+      if (!round || round.finishedAt !== undefined) return { ...empty, skipped: 'no round open' };
       const records = await this.records();
       await this.work(records, round.id);
       const left = records.filter(r => nextStep(r.current, round!.id, Infinity).kind !== 'done').length;
@@ -171,21 +193,39 @@ export class DiagramRun {
   }
 
   private async work(records: Array<{ current: TargetRecord }>, round: number): Promise<void> {
-    const order = workOrder(records.map(r => r.current));
-    const queue = order.map(current => records.find(r => r.current === current)!);
+    const slots = new Map(records.map(r => [r.current, r]));
+    const queue = workOrder(records.map(r => r.current)).map(current => slots.get(current)!);
     const worker = async () => {
       for (;;) {
-        if (this.stopReason || this.deps.client.remaining() < SNAPSHOT_CALL_MS) return;
+        if (this.stopReason || this.outOfTime || this.deps.client.remaining() < SNAPSHOT_MIN_START_MS) return;
         const now = this.deps.clock.now();
         const index = queue.findIndex(r => !this.skipped.has(r) && ['fetch', 'announce'].includes(nextStep(r.current, round, now).kind));
         if (index < 0) return;
         const [slot] = queue.splice(index, 1);
-        await this.step(slot, round);
+        try {
+          await this.step(slot, round);
+        } catch (err) {
+          // This function's own I/O failed (S3, DynamoDB): this target only, and not again in this invocation.
+          await this.failed(slot, round, err);
+        }
         // Not done: back in the queue (an image to render, or a 202 to poll again later).
         if (nextStep(slot.current, round, Infinity).kind !== 'done') queue.push(slot);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, this.deps.settings.concurrency) }, worker));
+  }
+
+  private async failed(slot: { current: TargetRecord }, round: number, err: unknown): Promise<void> {
+    this.counts.failed++;
+    this.skipped.add(slot);
+    const reason = `${(err as Error)?.name ?? 'Error'}: ${String((err as Error)?.message ?? err).slice(0, 300)}`;
+    const { accountId, region } = slot.current;
+    this.deps.log('error', 'the diagram could not be kept: taken up again by the next invocation', { account: accountId, region, error: reason });
+    try {
+      await this.save(slot, afterError(slot.current, round, reason));
+    } catch {
+      // The state table failed too: the record stays as it was, and the target is taken up again.
+    }
   }
 
   /** One request for a target, and what follows from its answer. */
@@ -205,8 +245,12 @@ export class DiagramRun {
     try {
       outcome = await this.deps.client.attempt('snapshot', 'GET', path);
     } catch (err) {
-      // The deadline came before the request could be sent: the next tick takes it up.
-      if (err instanceof CloudcraftError) return;
+      // The deadline comes before the request could be sent (pacing's wait included): no worker starts another one;
+      // the next tick takes them up.
+      if (err instanceof CloudcraftError) {
+        this.outOfTime = true;
+        return;
+      }
       throw err;
     }
     const answer = classifySnapshot(outcome, format);
@@ -217,20 +261,29 @@ export class DiagramRun {
     switch (answer.kind) {
       case 'unauthorized':
         this.stopReason ??= `${answer.reason} while taking the ${format} snapshot of account ${record.accountId} in ${record.region}: `
-          + 'the API key cannot take snapshots. The run stopped; no other account was tried. Check the key (a current key of an Owner or Administrator).';
+          + 'Cloudcraft does not accept the API key. The run stopped (requests already in flight end); the next round tries again. Store a current key.';
         return;
       case 'gone':
         this.counts.failed++;
-        await this.save(slot, afterRefusal(record, round, `Cloudcraft has no registration ${record.registrationId} (404): the account is no longer connected; skipped`));
-        return;
+        next = afterRefusal(record, round, format, format === 'json'
+          ? `Cloudcraft has no registration ${record.registrationId} (404): the account is no longer connected; skipped`
+          : `Cloudcraft answered 404 for the ${format} image of registration ${record.registrationId}: the change is kept without it`);
+        break;
       case 'refused':
         this.counts.failed++;
         log('error', 'snapshot refused', { ...target, reason: answer.reason });
-        await this.save(slot, afterRefusal(record, round, `${answer.reason} for the region ${record.region}: check the regions given to CloudcraftDiagrams`));
-        return;
+        next = afterRefusal(record, round, format, format === 'json'
+          ? `${answer.reason} for the region ${record.region}: check the regions given to CloudcraftDiagrams`
+          : `${answer.reason}: check the rendering options given to CloudcraftDiagrams; the change is kept without this format`);
+        break;
       case 'processing':
       case 'transient':
         this.counts.processing++;
+        if (outcome.kind === 'network' && outcome.cause === 'timeout' && now - (this.deps.client.lastSentAt ?? now) < SNAPSHOT_CALL_MS - 2_000) {
+          // Cut short by this invocation's deadline, not Cloudcraft's answer: no poll counted; the next tick asks again.
+          next = { record: { ...record, nextAt: now }, effects: [] };
+          break;
+        }
         next = afterDelay(record, round, now, format, answer.kind === 'processing' ? 'Cloudcraft was still processing' : answer.reason);
         if (next.record.round === round && !next.record.pending) this.counts.failed++;
         break;
@@ -239,14 +292,15 @@ export class DiagramRun {
         const hash = diagramHash(answer.diagram);
         if (hash === record.hash && !record.pending) {
           this.counts.unchanged++;
-          next = afterJson(record, round, now, hash, settings.formats, f => this.key(record, now, f), { added: {}, removed: {} }, answer.text);
+          next = afterJson(record, round, now, hash, settings.formats, f => this.key(record, now, f), { added: {}, removed: {} }, answer.diagram);
           break;
         }
         this.counts.changed++;
-        const previous = record.keys?.json ? await this.deps.io.getObject(record.keys.json).catch(() => undefined) : undefined;
+        // What changed, against the latest version written (a dated copy may have expired); absent the first time.
+        const previous = record.hash ? await this.deps.io.getObject(`${this.base(record)}latest.json`) : undefined;
         const before = previous !== undefined ? unwrapSnapshot(parseOrUndefined(previous)) : undefined;
         const change = diagramChange(before, answer.diagram);
-        next = afterJson(record, round, now, hash, settings.formats, f => this.key(record, now, f), change, answer.text);
+        next = afterJson(record, round, now, hash, settings.formats, f => this.key(record, now, f), change, answer.diagram);
         break;
       }
       case 'image':
@@ -256,7 +310,8 @@ export class DiagramRun {
         break;
     }
     for (const effect of next.effects) {
-      if (effect.kind === 'write-json') await this.writeVersion(record, effect.change, 'json', effect.text);
+      // The diagram as it is, unwrapped: the same shape whichever way Cloudcraft sent it.
+      if (effect.kind === 'write-json') await this.writeVersion(record, effect.change, 'json', JSON.stringify(effect.diagram));
     }
     await this.save(slot, next.record);
     for (const effect of next.effects) {
@@ -270,7 +325,7 @@ export class DiagramRun {
     const metadata = {
       'account-id': record.accountId,
       'region': record.region,
-      'registration-id': record.registrationId,
+      'registration-id': asciiMetadata(record.registrationId),
       'snapshot-time': new Date(pending.at).toISOString(),
       'hash': pending.hash,
     };
@@ -289,11 +344,14 @@ export class DiagramRun {
       await this.deps.io.putEvent(DIAGRAM_CHANGED, this.detail(record, change));
     } catch (err) {
       this.counts.failed++;
-      this.deps.log('error', 'change not announced: put again by the next tick', {
-        account: record.accountId, region: record.region, error: String((err as Error)?.message ?? err).slice(0, 300),
+      const reason = String((err as Error)?.message ?? err).slice(0, 300);
+      const next = afterAnnounceFailed(record, reason);
+      this.deps.log('error', next.announce ? 'change not announced: put again by the next tick' : 'change not announced: given up', {
+        account: record.accountId, region: record.region, error: reason,
       });
       // Not again in this invocation.
       this.skipped.add(slot);
+      await this.save(slot, next);
       return;
     }
     this.counts.announced++;
@@ -340,6 +398,11 @@ export class DiagramRun {
     if ((item?.data as LeaseItem | undefined)?.owner !== this.deps.owner) return;
     await this.deps.io.put(LEASE, {}, item!.version).catch(() => undefined);
   }
+}
+
+/** S3 user metadata is US-ASCII: anything else is percent-encoded (Cloudcraft's ids are opaque strings). */
+function asciiMetadata(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
 function parseOrUndefined(text: string): unknown {

@@ -1,0 +1,21 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The Lambda code shipped in the package: assets/<name>.js, built by the bundle:handler task, inlined in templates. */
+export type BundleName = 'registration-handler' | 'registrar' | 'diagrams';
+
+const cache = new Map<BundleName, string>();
+
+/** A bundle's code, read once per process. */
+export function bundleCode(name: BundleName): string {
+  let code = cache.get(name);
+  if (code === undefined) {
+    const file = path.join(__dirname, '..', '..', 'assets', `${name}.js`);
+    if (!fs.existsSync(file)) {
+      throw new Error(`cdk-cloudcraft: the ${name} bundle ${file} is missing. In a clone of the repository, run "npx projen bundle:handler" (or the full build) first.`);
+    }
+    code = fs.readFileSync(file, 'utf8');
+    cache.set(name, code);
+  }
+  return code;
+}
