@@ -61,6 +61,16 @@ describe('resources', () => {
     });
   });
 
+  test('an alarm on runs stopped and account-regions failed, of this installation', () => {
+    const { template } = single();
+    const alarms = template.findResources('AWS::CloudWatch::Alarm');
+    const alarm: any = Object.values(alarms).find((a: any) => JSON.stringify(a).includes('DiagramRunStopped'));
+    expect(alarm.Properties).toMatchObject({ Threshold: 1, EvaluationPeriods: 2, TreatMissingData: 'notBreaching' });
+    const metrics = alarm.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+    expect(metrics.map((m: any) => m.MetricName).sort()).toEqual(['DiagramRunStopped', 'DiagramsFailed']);
+    for (const m of metrics) expect(m.Dimensions).toEqual([{ Name: 'StateTable', Value: { Ref: expect.stringMatching(/^DiagramsState/) } }]);
+  });
+
   test('the user\'s schedule opens a round, a tick every 15 minutes continues it; the function runs Node.js 24', () => {
     const { template } = single({ schedule: events.Schedule.cron({ hour: '6', minute: '0' }) });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 6 * * ? *)', Targets: [{ Input: '{"kind":"schedule"}' }] });

@@ -71,6 +71,7 @@ async function world(kind: 'registrations' | 'organization') {
     concurrency: 4,
     reservePerMinute: 5,
     metricsNamespace: 'cdk-cloudcraft',
+    metricsDimension: state,
   };
   const lines: string[] = [];
   const handler = createDiagramsHandler({
@@ -112,7 +113,9 @@ test('a round writes each diagram to S3 with its metadata, tags only the dated c
   expect(JSON.parse(event.Detail!)).toMatchObject({ accountId: ACCOUNTS[1], region: 'eu-west-1', added: { lambda: 1 }, removed: {} });
   // Not a line carries the key.
   expect(w.lines.join('\n')).not.toContain(KEY.slice(0, 12));
-  expect(w.lines.some(l => l.includes('"CloudWatchMetrics"') && l.includes('"DiagramsChanged":1'))).toBe(true);
+  const metrics = w.lines.map(l => JSON.parse(l)).filter(l => l._aws);
+  expect(metrics[metrics.length - 1]).toMatchObject({ StateTable: w.state, DiagramsChanged: 1, DiagramRunStopped: 0 });
+  expect(metrics[0]._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'cdk-cloudcraft', Dimensions: [['StateTable']] });
 });
 
 test('with the Organization: the accounts the registrar registered, and the one pacing record of the key in its ledger', async () => {

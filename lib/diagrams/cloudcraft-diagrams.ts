@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -243,6 +244,8 @@ export class CloudcraftDiagrams extends Construct {
   public readonly function: lambda.IFunction;
   /** The diagram work's state: per account-region, the last version written. */
   public readonly stateTable: dynamodb.ITable;
+  /** In alarm when a run stopped because Cloudcraft refused the API key (401), or account-regions keep failing. */
+  public readonly alarm: cloudwatch.IAlarm;
 
   constructor(scope: Construct, id: string, props: CloudcraftDiagramsProps) {
     super(scope, id);
@@ -322,6 +325,7 @@ export class CloudcraftDiagrams extends Construct {
       concurrency: 8,
       reservePerMinute: reserve,
       metricsNamespace: METRICS_NAMESPACE,
+      metricsDimension: table.tableName,
     };
     const environmentJson = stack.toJsonString(environment);
     const environmentBytes = Buffer.byteLength(DIAGRAMS_ENVIRONMENT_VARIABLE) + Buffer.byteLength(JSON.stringify(stack.resolve(environmentJson)));
@@ -361,7 +365,38 @@ export class CloudcraftDiagrams extends Construct {
         targets: [trigger('tick')],
       }),
     ];
+    this.alarm = this.createAlarm(table);
     this.acknowledgeFindings(fn, role, logGroup, table, rules);
+  }
+
+  /**
+   * A run stopped by a 401 (the key), or account-regions whose snapshot failed, in two hours of runs. The figures
+   * come from the function's metrics line (namespace cdk-cloudcraft, dimension StateTable: this installation's).
+   */
+  private createAlarm(table: dynamodb.ITable): cloudwatch.Alarm {
+    const metric = (metricName: string) => new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { StateTable: table.tableName }, statistic: 'Sum', period: Duration.hours(1),
+    });
+    const alarm = new cloudwatch.Alarm(this, 'Alarm', {
+      alarmDescription: 'cdk-cloudcraft diagrams: a run stopped because Cloudcraft refused the API key, or account-regions keep failing (see the function\'s log group)',
+      metric: new cloudwatch.MathExpression({
+        expression: 'stopped + failed',
+        usingMetrics: { stopped: metric('DiagramRunStopped'), failed: metric('DiagramsFailed') },
+        period: Duration.hours(1),
+        label: 'Runs stopped, and account-regions failed',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      // No run in an hour (no round open) is no failure.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    acknowledge(alarm, ['NIST.800.53.R5', 'HIPAA.Security'].map(pack => ({
+      id: `${pack}-CloudWatchAlarmAction`,
+      reason: 'The alarm is exposed as `alarm` for the user to route (addAlarmAction) to their own on-call topic; a construct library cannot choose it.',
+    })));
+    return alarm;
   }
 
   private validateRegions(regions: string[]): string[] {

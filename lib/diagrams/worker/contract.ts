@@ -43,6 +43,8 @@ export interface DiagramsEnvironment {
   /** Requests a minute left to registration (the key's other users). */
   readonly reservePerMinute: number;
   readonly metricsNamespace: string;
+  /** The value of the metrics' StateTable dimension (this installation's state table). */
+  readonly metricsDimension: string;
 }
 
 /** What an EventBridge rule of the construct sends (its Input): the user's schedule opens a round, a tick continues it. */

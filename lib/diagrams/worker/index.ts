@@ -97,7 +97,7 @@ async function handle(deps: DiagramsDeps, event: unknown, context: LambdaContext
     });
     const summary = await run.run(trigger);
     log(summary.error ? 'error' : 'info', 'run summary', { ...summary });
-    deps.sink(metricsLine(summary, env.metricsNamespace, deps.clock.now()));
+    deps.sink(metricsLine(summary, env.metricsNamespace, env.metricsDimension, deps.clock.now()));
     return summary;
   } catch (err) {
     const error = `cdk-cloudcraft diagrams: ${(err as Error)?.name ?? 'Error'}: ${String((err as Error)?.message ?? err).slice(0, 300)}`;
@@ -127,7 +127,7 @@ export function parseEnvironment(text: string | undefined): DiagramsEnvironment 
   } catch {
     throw new Error(`${DIAGRAMS_ENVIRONMENT_VARIABLE} is not set or not JSON`);
   }
-  const strings = ['apiUrl', 'stateTable', 'pacingTable', 'bucket', 'prefix', 'query', 'metricsNamespace'] as const;
+  const strings = ['apiUrl', 'stateTable', 'pacingTable', 'bucket', 'prefix', 'query', 'metricsNamespace', 'metricsDimension'] as const;
   if (!env || strings.some(k => typeof env[k] !== 'string') || !Array.isArray(env.regions) || !Array.isArray(env.formats)
     || typeof env.concurrency !== 'number' || typeof env.reservePerMinute !== 'number' || !env.apiKey || !env.accounts) {
     throw new Error(`${DIAGRAMS_ENVIRONMENT_VARIABLE} does not have the shape this function expects (another version of cdk-cloudcraft deployed it?)`);
@@ -137,7 +137,7 @@ export function parseEnvironment(text: string | undefined): DiagramsEnvironment 
 }
 
 /** One CloudWatch Embedded Metric Format line (CloudWatch Logs makes the metrics: no API call, no permission). */
-export function metricsLine(summary: DiagramSummary, namespace: string, now: number): string {
+export function metricsLine(summary: DiagramSummary, namespace: string, stateTable: string, now: number): string {
   const metrics: Record<string, number> = {
     DiagramSnapshots: summary.snapshots,
     DiagramsChanged: summary.changed,
@@ -147,7 +147,8 @@ export function metricsLine(summary: DiagramSummary, namespace: string, now: num
     DiagramRunStopped: summary.error ? 1 : 0,
   };
   return JSON.stringify({
-    _aws: { Timestamp: now, CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [[]], Metrics: Object.keys(metrics).map(Name => ({ Name, Unit: 'Count' })) }] },
+    _aws: { Timestamp: now, CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['StateTable']], Metrics: Object.keys(metrics).map(Name => ({ Name, Unit: 'Count' })) }] },
+    StateTable: stateTable,
     ...metrics,
   });
 }
