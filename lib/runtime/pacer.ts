@@ -19,8 +19,8 @@
  *   halves it again: once 429s stop, the faster reading is back within minutes, and 429s stay a small share.
  * - a share: a caller that must leave room for others of the key (the diagram work, behind registration) asks with a
  *   reserve: it waits while the key's requests of the last minute, everyone's, leave fewer than `reserve` of the
- *   per-minute reading (20, or the budget in force), and at least one is its own (a reserve as large as the limit
- *   still lets it send when nobody else does). Others that use the whole minute keep it waiting: registration first.
+ *   per-minute reading (20, or the budget in force); a reserve as large as the limit still lets it send one a minute
+ *   when nobody else sends. Others that use the whole minute keep it waiting: registration first.
  * Its state is a plain object, so writers of one key share it (the Organization registrar keeps it in its ledger).
  */
 export interface PacerState {
