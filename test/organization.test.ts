@@ -553,3 +553,10 @@ test('the registrar\'s custom resources wait up to an hour: the Delete may need 
     expect(onlyOf(base.template, type).Properties.ServiceTimeout).toBe('3600');
   }
 });
+
+test('a registrar environment over Lambda\'s 4 KB is refused at synth, naming the key\'s reference and the fix', () => {
+  const stack = new Stack(new App(), 'HugeKeyName');
+  const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Key', `arn:aws:secretsmanager:eu-west-1:111122223333:secret:${'k'.repeat(4_100)}-AbCdEf`);
+  expect(() => new CloudcraftOrganizationIntegration(stack, 'Cloudcraft', { apiKey: CloudcraftApiKey.fromSecret(secret), organizationalUnitIds: ['r-ab12'] }))
+    .toThrow(/Cloudcraft: apiKey "arn:aws:secretsmanager:.*" makes the function's environment \d+ bytes, over Lambda's 4096-byte limit .* Use a shorter secret or parameter name\./);
+});

@@ -15,7 +15,7 @@ import { CloudcraftOrganizationIntegration } from '../organization/organization-
 import { acknowledge, findingForm } from '../private/acknowledge';
 import { bundleCode } from '../private/bundle';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
-import { CloudcraftValidationError, validateApiUrl, validateRegion } from '../private/validate';
+import { CloudcraftValidationError, functionEnvironment, validateApiUrl, validateRegion } from '../private/validate';
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftIntegration } from '../registration/cloudcraft-integration';
 import { CloudcraftRegistration } from '../registration/cloudcraft-registration';
@@ -222,8 +222,6 @@ export interface CloudcraftDiagramsProps {
 }
 
 const METRICS_NAMESPACE = 'cdk-cloudcraft';
-/** Lambda: 4 KB for all environment variables of a function (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html). */
-const MAX_ENVIRONMENT_BYTES = 4_096;
 /** How often a round in progress is continued. */
 const TICK = Duration.minutes(15);
 
@@ -327,12 +325,9 @@ export class CloudcraftDiagrams extends Construct {
       metricsNamespace: METRICS_NAMESPACE,
       metricsDimension: table.tableName,
     };
-    const environmentJson = stack.toJsonString(environment);
-    const environmentBytes = Buffer.byteLength(DIAGRAMS_ENVIRONMENT_VARIABLE) + Buffer.byteLength(JSON.stringify(stack.resolve(environmentJson)));
-    if (environmentBytes > MAX_ENVIRONMENT_BYTES) {
-      throw new CloudcraftValidationError(this, 'regions', regions, `with the rendering options make the function's environment ${environmentBytes} bytes, over Lambda's ${MAX_ENVIRONMENT_BYTES}-byte limit for all variables of a function`,
-        'Give fewer regions or a shorter filter.');
-    }
+    const environmentJson = functionEnvironment(this, DIAGRAMS_ENVIRONMENT_VARIABLE, environment, {
+      prop: 'regions', value: regions, fix: 'With the rendering options (filter, exclude) and the registrations they are too long: give fewer regions or a shorter filter.',
+    });
     const fn = new lambda.Function(this, 'Function', {
       description: 'cdk-cloudcraft: keeps each connected account\'s Cloudcraft diagram in S3, and announces changes',
       runtime: lambda.Runtime.NODEJS_24_X,

@@ -9,13 +9,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { buildMemberTemplate, MEMBER_PARAMETERS, MemberParameter } from './member-template';
 import {
-  ACCOUNTS_NOT_REGISTERED_QUERY, ENVIRONMENT_VARIABLE, IAM_PARAMETERS_TYPE, MAX_ENVIRONMENT_BYTES, MAX_PROPERTIES_BYTES, REGISTRAR_TYPE,
+  ACCOUNTS_NOT_REGISTERED_QUERY, ENVIRONMENT_VARIABLE, IAM_PARAMETERS_TYPE, MAX_PROPERTIES_BYTES, REGISTRAR_TYPE,
   RegistrarEnvironment, RegistrarResourceProperties, RegistrarSettings, TeamAccessSettings,
 } from './registrar/contract';
 import { acknowledge, findingForm } from '../private/acknowledge';
 import { bundleCode } from '../private/bundle';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
-import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateApiUrl, validateRegion } from '../private/validate';
+import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, functionEnvironment, validateApiUrl, validateRegion } from '../private/validate';
 import { CloudcraftAccountName } from '../registration/account-name';
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftRole, CloudcraftRoleOptions } from '../role/cloudcraft-role';
@@ -388,7 +388,6 @@ export class CloudcraftOrganizationIntegration extends Construct {
 
   /** The registrar: its role (least privilege), log group, environment (fixed at synth) and function. */
   private createRegistrar(config: OrganizationConfig, apiKey: CloudcraftApiKey, table: dynamodb.Table) {
-    const stack = Stack.of(this);
     const logGroup = new logs.LogGroup(this, 'RegistrarLogs', { retention: logs.RetentionDays.ONE_YEAR });
     const role = new ManagedPolicyRole(this, 'RegistrarRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -428,12 +427,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       stackId: Aws.STACK_ID,
       metricsNamespace: METRICS_NAMESPACE,
     };
-    const environmentJson = stack.toJsonString(environment);
-    const environmentBytes = Buffer.byteLength(ENVIRONMENT_VARIABLE) + Buffer.byteLength(JSON.stringify(stack.resolve(environmentJson)));
-    if (environmentBytes > MAX_ENVIRONMENT_BYTES) {
-      throw new CloudcraftValidationError(this, 'apiKey', key.id, `makes the registrar's environment ${environmentBytes} bytes, over Lambda's ${MAX_ENVIRONMENT_BYTES}-byte limit for all variables of a function`,
-        'Use a shorter secret or parameter name.');
-    }
+    const environmentJson = functionEnvironment(this, ENVIRONMENT_VARIABLE, environment, { prop: 'apiKey', value: key.id, fix: 'Use a shorter secret or parameter name.' });
 
     const registrar = new lambda.Function(this, 'Registrar', {
       description: 'cdk-cloudcraft: keeps Cloudcraft in step with the AWS Organization (the one writer for the API key)',

@@ -102,3 +102,21 @@ export function validateRegion(scope: IConstruct, prop: string, value: string | 
     throw new CloudcraftValidationError(scope, prop, value, 'is not an AWS region Cloudcraft can use', fix);
   }
 }
+
+/** Lambda: 4 KB for all environment variables of a function (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html). */
+export const MAX_ENVIRONMENT_BYTES = 4_096;
+
+/**
+ * A function's one environment variable `name`, holding `value` as JSON; refused at synth when it would pass Lambda's
+ * limit (tokens counted as the intrinsics that stand for them), naming the prop that makes it large and the fix.
+ */
+export function functionEnvironment(scope: IConstruct, name: string, value: unknown, blame: { prop: string; value: unknown; fix: string }): string {
+  const stack = Stack.of(scope);
+  const json = stack.toJsonString(value);
+  const bytes = Buffer.byteLength(name) + Buffer.byteLength(JSON.stringify(stack.resolve(json)));
+  if (bytes > MAX_ENVIRONMENT_BYTES) {
+    throw new CloudcraftValidationError(scope, blame.prop, blame.value,
+      `makes the function's environment ${bytes} bytes, over Lambda's ${MAX_ENVIRONMENT_BYTES}-byte limit for all variables of a function`, blame.fix);
+  }
+  return json;
+}

@@ -69,8 +69,6 @@ export interface RegistrarSettings {
  * ResponseURL, about 1.5 KB, and the rest), fit in 262,144 bytes. Checked at synth.
  */
 export const MAX_PROPERTIES_BYTES = 125_000;
-/** Lambda's limit for all environment variables of a function together (keys and values). Checked at synth. */
-export const MAX_ENVIRONMENT_BYTES = 4_096;
 
 /**
  * The CloudWatch Logs Insights query of the accounts not registered, and why, over the registrar's log group (its
