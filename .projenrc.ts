@@ -81,6 +81,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-dynamodb',
     '@aws-sdk/client-lambda',
     'dynalite',
+    // The browser test of the diagrams' index page drives Debian's chromium (its own downloads are not reachable).
+    'playwright-core',
     // The diagram work's AWS calls: S3 (the diagrams) and EventBridge (the change events).
     '@aws-sdk/client-s3',
     '@aws-sdk/client-eventbridge',
@@ -186,6 +188,12 @@ bench.exec('ts-node --transpile-only --project tsconfig.dev.json tools/bench.ts'
 
 synthExample.prependSpawn(bundleHandler);
 project.testTask.prependSpawn(lambdaNode);
+// Debian's Chromium for the browser test of the diagrams' index page (installed with apt when missing).
+const installBrowser = project.addTask('install:browser', {
+  description: 'Install Debian\'s chromium for the browser test, when it is missing (tools/install-browser.js)',
+  exec: 'node tools/install-browser.js',
+});
+project.testTask.prependSpawn(installBrowser);
 project.testTask.prependSpawn(typecheck);
 
 // Only the JavaScript package is built here: Python, Java, .NET and Go toolchains and registries are not

@@ -97,7 +97,8 @@ test('a round writes each diagram to S3 with its metadata, tags only the dated c
   expect(latest.contentType).toBe('image/png');
   expect(latest.metadata).toMatchObject({ 'account-id': ACCOUNTS[0], 'region': 'eu-west-1', 'registration-id': w.registrations[0].id });
   expect(latest.tags).toEqual({});
-  const dated = [...s3.objects.entries()].filter(([k]) => k.startsWith(`${w.bucket}/`) && !k.includes('/latest.'));
+  expect(s3.objects.get(`${w.bucket}/cloudcraft-diagrams/index.html`)?.contentType).toBe('text/html; charset=utf-8');
+  const dated = [...s3.objects.entries()].filter(([k]) => k.startsWith(`${w.bucket}/`) && !k.includes('/latest.') && !k.endsWith('/index.html'));
   expect(dated).toHaveLength(6);
   for (const [, object] of dated) expect(object.tags).toEqual({ 'cdk-cloudcraft-copy': 'dated' });
   // The key's pacing record is in the state table (no registrar here).

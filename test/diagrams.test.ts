@@ -3,18 +3,13 @@
  * pacer's share for the diagram work, and one run of the work (run.ts) against the Cloudcraft emulator on virtual time,
  * with the state table, S3 and EventBridge in memory.
  */
-import { CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
-import { MemoryDiagramIo, MemoryPacingStore } from './support/memory-diagrams';
-import { VirtualClock } from './support/virtual-clock';
+import { ACCOUNTS, EXTERNAL_ID, world } from './support/diagram-world';
+import { renderIndex } from '../lib/diagrams/worker/index-page';
 import { afterDelay, afterJson, classifySnapshot, MAX_POLLS, nextStep, TargetRecord, workOrder } from '../lib/diagrams/worker/plan';
-import { DiagramRun, DiagramSettings, DIAGRAM_CHANGED, recordKey, SNAPSHOT_CALL_MS, SNAPSHOT_MIN_START_MS } from '../lib/diagrams/worker/run';
-import { CloudcraftClient } from '../lib/runtime/cloudcraft';
+import { DIAGRAM_CHANGED, recordKey } from '../lib/diagrams/worker/run';
 import { DOCUMENTED_LIMIT, Pacer, SLOW_WINDOW_MS } from '../lib/runtime/pacer';
-import { SharedPacing } from '../lib/runtime/pacing';
 import { canonicalJson, diagramChange, diagramHash, unwrapSnapshot } from '../lib/runtime/snapshot';
 
-const KEY = 'k'.repeat(44);
-const EXTERNAL_ID = '0b3c2c4e-1111-4222-8333-944455556666';
 
 describe('the snapshot model', () => {
   const doc = { name: 'prod eu-west-1', grid: 'standard', nodes: [{ id: 'i-2', type: 'ec2', mapPos: [1, 0] }, { id: 'db-1', type: 'rds', mapPos: [0, 0] }], edges: [], updatedAt: '2026-12-01T00:00:00Z' };
@@ -149,51 +144,6 @@ describe('the plan', () => {
   });
 });
 
-const ACCOUNTS = ['111122223333', '444455556666'];
-
-function world(options: { regions?: string[]; formats?: string[]; concurrency?: number } = {}) {
-  const clock = new VirtualClock();
-  const emulator = new CloudcraftEmulator({ clock, users: [{ key: KEY, externalId: EXTERNAL_ID }] });
-  const registrations = ACCOUNTS.map(id => emulator.seedAccount({ roleArn: `arn:aws:iam::${id}:role/cloudcraft`, name: `acct ${id}` }));
-  for (const id of ACCOUNTS) {
-    emulator.inventories.set(`${id}/eu-west-1`, [{ id: `i-${id}`, type: 'ec2' }, { id: `db-${id}`, type: 'rds' }]);
-    emulator.inventories.set(`${id}/us-east-1`, [{ id: `fn-${id}`, type: 'lambda' }]);
-  }
-  const io = new MemoryDiagramIo();
-  const pacingStore = new MemoryPacingStore();
-  const settings: DiagramSettings = {
-    regions: options.regions ?? ['eu-west-1', 'us-east-1'], formats: options.formats ?? ['png', 'svg'], query: 'theme=dark', prefix: 'diagrams/', concurrency: options.concurrency ?? 4,
-  };
-  const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
-  const run = (trigger: 'schedule' | 'tick', owner = 'run-1', minutes = 14) => {
-    const client = new CloudcraftClient({
-      apiUrl: IN_PROCESS_URL,
-      apiKey: KEY,
-      keySource: 'the test',
-      clock,
-      transport: emulator.transport(),
-      pacing: new SharedPacing(pacingStore, clock.now(), undefined, { reservePerMinute: 5 }),
-      log: (level, msg, fields) => lines.push({ level, msg, fields }),
-      random: () => 0.5,
-      deadlineAt: clock.now() + minutes * 60_000,
-      keepBodies: true,
-      callTimeoutMs: SNAPSHOT_CALL_MS,
-      minCallMs: SNAPSHOT_MIN_START_MS,
-    });
-    const diagramRun = new DiagramRun({
-      io,
-      client,
-      clock,
-      settings,
-      owner,
-      log: (level, msg, fields) => lines.push({ level, msg, fields }),
-      targets: async () => registrations.map((r, i) => ({ accountId: ACCOUNTS[i], registrationId: r.id })),
-    });
-    return clock.run(() => diagramRun.run(trigger));
-  };
-  return { clock, emulator, io, run, registrations, lines, snapshotCalls: () => emulator.calls.filter(c => /^\/aws\/account\/[^/]+\/[^/]+\/[^/]+$/.test(c.path)) };
-}
-
 describe('a run of the diagram work', () => {
   test('the first round takes every account-region\'s JSON and images, writes them under the prefix, and announces nothing', async () => {
     const w = world();
@@ -221,6 +171,39 @@ describe('a run of the diagram work', () => {
     expect(calls.filter(c => c.path.endsWith('/json')).map(c => c.query)).toEqual(['', '', '', '']);
     expect(new Set(calls.filter(c => /\/(png|svg)$/.test(c.path)).map(c => c.query))).toEqual(new Set(['theme=dark']));
     expect(w.io.events).toEqual([]);
+  });
+
+  test('the index page: a card per account-region whose image and links are objects the run wrote; earlier versions after a change', async () => {
+    const w = world();
+    await w.run('schedule');
+    const page = () => w.io.objects.get('diagrams/index.html')!.body.toString('utf8');
+    const cards = () => [...page().matchAll(/<article class="card" data-account="(\d+)" data-region="([a-z0-9-]+)">([\s\S]*?)<\/article>/g)];
+    expect(w.io.objects.get('diagrams/index.html')!.contentType).toBe('text/html; charset=utf-8');
+    expect(cards().map(c => `${c[1]}/${c[2]}`)).toEqual([`${ACCOUNTS[0]}/eu-west-1`, `${ACCOUNTS[0]}/us-east-1`, `${ACCOUNTS[1]}/eu-west-1`, `${ACCOUNTS[1]}/us-east-1`]);
+    const resolves = (url: string) => w.io.objects.has(`diagrams/${decodeURIComponent(url)}`);
+    for (const [, account, region, body] of cards()) {
+      const images = [...body.matchAll(/<img src="([^"]+)"/g)].map(m => m[1]);
+      expect(images).toEqual([`${account}/${region}/latest.png`]);
+      const links = [...body.matchAll(/href="([^"]+)"/g)].map(m => m[1]);
+      expect(links.length).toBeGreaterThanOrEqual(4);
+      for (const url of [...images, ...links]) expect(resolves(url)).toBe(true);
+    }
+    const first = w.io.items.get(recordKey(ACCOUNTS[0], 'eu-west-1'))!.data as TargetRecord;
+    await w.clock.advance(86_400_000);
+    w.emulator.inventories.set(`${ACCOUNTS[0]}/eu-west-1`, [{ id: 'fn-9', type: 'lambda' }]);
+    await w.run('schedule');
+    const changed = cards().find(c => c[1] === ACCOUNTS[0] && c[2] === 'eu-west-1')![3];
+    const earlier = /<details><summary>Earlier versions<\/summary><ul>([\s\S]*?)<\/ul><\/details>/.exec(changed)![1];
+    const earlierLinks = [...earlier.matchAll(/href="([^"]+)"/g)].map(m => decodeURIComponent(m[1]));
+    expect(earlierLinks.sort()).toEqual(Object.values(first.keys!).map(k => k.slice('diagrams/'.length)).sort());
+    for (const url of earlierLinks) expect(resolves(url)).toBe(true);
+  });
+
+  test('the index page escapes what it shows', () => {
+    const html = renderIndex([{ accountId: '111122223333', region: 'eu-west-1', registrationId: 'r', lastError: 'Cloudcraft said "<script>alert(1)</script>" & more' }], { prefix: 'p/', generatedAt: 0 });
+    expect(html).toContain('Cloudcraft said "&lt;script&gt;alert(1)&lt;/script&gt;" &amp; more');
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('No image yet.');
   });
 
   test('a day with no change: one JSON call per account-region, no image call, no write, no event', async () => {

@@ -45,6 +45,8 @@ export interface TargetRecord extends Target {
   readonly snapshotAt?: number;
   /** When its diagram last changed. */
   readonly changedAt?: number;
+  /** The versions before the latest, newest first (`HISTORY_VERSIONS` at most): the index links them. */
+  readonly history?: Array<{ readonly at: number; readonly keys: Record<string, string> }>;
   /** A change whose images are not all rendered yet. */
   readonly pending?: PendingChange;
   /** A change written and not yet announced (put again until EventBridge takes it, `MAX_ANNOUNCE_ATTEMPTS` times). */
@@ -61,6 +63,8 @@ export interface TargetRecord extends Target {
   readonly errors?: number;
 }
 
+/** Earlier versions a record lists (their objects stay until the bucket's lifecycle expires them). */
+export const HISTORY_VERSIONS = 10;
 /** Failures of the function's own I/O for one target before it is skipped for the round (one per invocation). */
 export const MAX_ERRORS = 3;
 /** Attempts to announce one change (one per invocation) before it is given up with an error. */
@@ -219,9 +223,18 @@ function settle(record: TargetRecord, round: number, effects: Effect[]): Next {
   if (!pending || pending.formats.length > 0) return { record, effects };
   // The first version is no change: nothing is announced.
   const announce = pending.previousKeys ? pending : undefined;
+  const history = record.keys && record.changedAt !== undefined
+    ? [{ at: record.changedAt, keys: record.keys }, ...(record.history ?? [])].slice(0, HISTORY_VERSIONS) : record.history;
   return {
     record: {
-      ...record, pending: undefined, round, hash: pending.hash, keys: pending.keys, changedAt: pending.at, ...(announce ? { announce } : {}),
+      ...record,
+      pending: undefined,
+      round,
+      hash: pending.hash,
+      keys: pending.keys,
+      changedAt: pending.at,
+      ...(history ? { history } : {}),
+      ...(announce ? { announce } : {}),
     },
     effects: announce ? [...effects, { kind: 'announce', change: announce }] : effects,
   };

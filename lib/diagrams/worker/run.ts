@@ -4,6 +4,7 @@
  * are in plan.ts; this file only carries them out. Time, HTTP and AWS I/O are injected.
  */
 import { DATED_COPY_TAG, DIAGRAM_CHANGED } from './contract';
+import { renderIndex } from './index-page';
 import {
   afterAnnounce, afterAnnounceFailed, afterDelay, afterError, afterImage, afterJson, afterRefusal, classifySnapshot, Next, nextStep,
   PendingChange, Target, TargetRecord, workOrder,
@@ -160,6 +161,8 @@ export class DiagramRun {
       await this.work(records, round.id);
       const left = records.filter(r => nextStep(r.current, round!.id, Infinity).kind !== 'done').length;
       const finished = left === 0 && !this.stopReason;
+      // Rewritten when a diagram changed (a day with no change writes nothing).
+      if (this.counts.changed > 0 || this.counts.images > 0) await this.writeIndex(records.map(r => r.current));
       if (finished) await io.put(ROUND, { ...round, finishedAt: clock.now() });
       return {
         ...empty,
@@ -173,6 +176,16 @@ export class DiagramRun {
       };
     } finally {
       await this.letGo();
+    }
+  }
+
+  /** `<prefix>index.html`, from the records as this invocation leaves them. A failure is logged: the next one writes it. */
+  private async writeIndex(records: TargetRecord[]): Promise<void> {
+    try {
+      const html = renderIndex(records, { prefix: this.deps.settings.prefix, generatedAt: this.deps.clock.now() });
+      await this.deps.io.putObject(`${this.deps.settings.prefix}index.html`, html, 'text/html; charset=utf-8', {});
+    } catch (err) {
+      this.deps.log('error', 'the index page could not be written', { error: String((err as Error)?.message ?? err).slice(0, 300) });
     }
   }
 
