@@ -9,10 +9,12 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { resolveDeep, simulate } from './helpers';
 import {
-  CloudcraftAccountName, CloudcraftApiKey, CloudcraftDiagrams, CloudcraftDiagramSource, CloudcraftImageFormat, CloudcraftIntegration,
+  CloudcraftAccountName, CloudcraftApiKey, CloudcraftBlueprintEdited, CloudcraftDiagrams, CloudcraftDiagramSource, CloudcraftImageFormat,
+  CloudcraftIntegration,
   CloudcraftOrganizationIntegration, CloudcraftProjection, CloudcraftTheme,
 } from '../lib';
 import { DIAGRAM_CHANGED, DIAGRAMS_ENVIRONMENT_VARIABLE } from '../lib/diagrams/worker/contract';
+import { parseEnvironment } from '../lib/diagrams/worker/index';
 
 const ACCOUNT = '111122223333';
 const REGION = 'eu-west-1';
@@ -95,6 +97,21 @@ describe('resources', () => {
     });
     expect(new URLSearchParams(parsed.query).toString()).toBe('width=1920&height=1080&projection=2d&theme=dark&exclude=ebs%2Cnetworkacl&label=false');
     expect(parsed.pacingTable).toBe(parsed.stateTable);
+  });
+
+  test('blueprints: off unless asked; when asked, what is done with an edited one (default: left alone)', () => {
+    const envOf = (props: Partial<ConstructorParameters<typeof CloudcraftDiagrams>[2]>) => {
+      const { stack, template } = single(props);
+      return JSON.parse(JSON.parse(JSON.stringify(resolveDeep(stack.resolve(environmentOf(template)), {}))));
+    };
+    expect(envOf({}).blueprints).toBeUndefined();
+    expect(envOf({ blueprints: {} }).blueprints).toBe('leave');
+    expect(envOf({ blueprints: { whenEdited: CloudcraftBlueprintEdited.FORK } }).blueprints).toBe('fork');
+    expect(envOf({ blueprints: { whenEdited: CloudcraftBlueprintEdited.OVERWRITE } }).blueprints).toBe('overwrite');
+    // The function accepts what the construct writes, and refuses a value it does not know.
+    const env = envOf({ blueprints: {} });
+    expect(parseEnvironment(JSON.stringify(env)).blueprints).toBe('leave');
+    expect(() => parseEnvironment(JSON.stringify({ ...env, blueprints: 'sometimes' }))).toThrow(/blueprints is not one of leave, overwrite, fork/);
   });
 
   test('with the Organization: the accounts and the key\'s one pacing record come from the registrar\'s ledger', () => {

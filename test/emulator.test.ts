@@ -116,3 +116,65 @@ test('actionDelayMs: the request is held, then done even though the client gave 
   await clock.advance(20_000);
   expect(slow.registrationsOf(ROLE)).toHaveLength(1);
 });
+
+describe('blueprints', () => {
+  async function put(path: string, body: unknown, ifMatch?: string) {
+    const response = await fetch(`${emulator.url}${path}`, {
+      method: 'PUT',
+      headers: { 'Authorization': `Bearer ${KEY}`, 'Content-Type': 'application/json', ...(ifMatch ? { 'If-Match': ifMatch } : {}) },
+      body: JSON.stringify(body),
+    });
+    await response.text();
+    return { status: response.status, etag: response.headers.get('etag') };
+  }
+
+  test('POST answers 201 with an ETag; PUT with the current If-Match answers 204 and a new ETag; a stale one 412', async () => {
+    const created = await call('POST', '/blueprint', { data: { name: 'one', nodes: [] }, readAccess: ['team/x'] });
+    expect(created.status).toBe(201);
+    const etag = created.headers.get('etag')!;
+    expect(etag).toMatch(/^".+"$/);
+    expect(created.body).toMatchObject({ id: expect.any(String), name: 'one', CreatorId: 'u1', readAccess: ['team/x'] });
+    const id = created.body.id;
+    const got = await call('GET', `/blueprint/${id}`);
+    expect(got.headers.get('etag')).toBe(etag);
+    expect(got.body.data).toEqual({ name: 'one', nodes: [] });
+    const updated = await put(`/blueprint/${id}`, { data: { name: 'one', nodes: [{ id: 'a' }] } }, etag);
+    expect(updated.status).toBe(204);
+    expect(updated.etag).not.toBe(etag);
+    expect((await put(`/blueprint/${id}`, { data: { name: 'one' } }, etag)).status).toBe(412);
+    emulator.editBlueprint(id);
+    expect((await put(`/blueprint/${id}`, { data: { name: 'one' } }, updated.etag!)).status).toBe(412);
+    // Without If-Match, a write is not guarded.
+    expect((await put(`/blueprint/${id}`, { data: { name: 'one' } })).status).toBe(204);
+    expect((await call('GET', '/blueprint')).body.blueprints.map((b: { id: string }) => b.id)).toEqual([id]);
+    expect((await call('DELETE', `/blueprint/${id}`)).status).toBe(204);
+    expect((await call('GET', `/blueprint/${id}`)).status).toBe(404);
+  });
+
+  test('exports have their own limit: 5 a minute per key', async () => {
+    const clock = new VirtualClock();
+    const local = new CloudcraftEmulator({ clock, users: [{ key: KEY, externalId: EXT }] });
+    const send = (method: string, path: string, body?: unknown) => local.dispatch(method, path, `Bearer ${KEY}`, body === undefined ? '' : JSON.stringify(body));
+    const created = await send('POST', '/blueprint', { data: { name: 'one' } });
+    const id = created.kind === 'answer' ? JSON.parse(created.text).id : '';
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const answer = await send('GET', `/blueprint/${id}/png`);
+      statuses.push(answer.kind === 'answer' ? answer.status : 0);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    await clock.advance(60_000);
+    const again = await send('GET', `/blueprint/${id}/svg`);
+    expect(again.kind === 'answer' && again.status).toBe(200);
+  });
+});
+
+test('the live policies are served, and a test can change them or make them not JSON', async () => {
+  const minimal = await call('GET', '/aws/account/iamParameters/policy/minimal');
+  expect(minimal.status).toBe(200);
+  expect(minimal.body.Statement.length).toBeGreaterThan(0);
+  expect((await call('GET', '/aws/account/iamParameters/policy/custom')).body.Version).toBe('2012-10-17');
+  emulator.policies.minimal = '<html>maintenance</html>';
+  const response = await fetch(`${emulator.url}/aws/account/iamParameters/policy/minimal`, { headers: { Authorization: `Bearer ${KEY}` } });
+  expect(await response.text()).toBe('<html>maintenance</html>');
+});

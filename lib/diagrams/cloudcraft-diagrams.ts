@@ -48,6 +48,29 @@ export enum CloudcraftTheme {
   DARK = 'dark',
 }
 
+/** What is done with a diagram's blueprint that someone edited in Cloudcraft since the library last wrote it. */
+export enum CloudcraftBlueprintEdited {
+  /** Left as it is and reported "diverged" (a warning, the `BlueprintsDiverged` metric, the index page); written again if it is deleted. */
+  LEAVE = 'leave',
+  /** Overwritten with the diagram: the person's edit is lost (Cloudcraft keeps the blueprint's earlier versions in the app). */
+  OVERWRITE = 'overwrite',
+  /** Left to the people who edit it, and a new blueprint made from the diagram (kept from then on). */
+  FORK = 'fork',
+}
+
+/**
+ * The `blueprints` option of `CloudcraftDiagrams`: one machine-owned Cloudcraft blueprint per account and region.
+ */
+export interface CloudcraftBlueprintOptions {
+  /**
+   * What is done when someone edited the blueprint in Cloudcraft since the library last wrote it (told by
+   * Cloudcraft's 412 to a write with `If-Match`).
+   *
+   * @default CloudcraftBlueprintEdited.LEAVE
+   */
+  readonly whenEdited?: CloudcraftBlueprintEdited;
+}
+
 /**
  * Cloudcraft's rendering options for the images (the query of `GET /aws/account/{id}/{region}/{format}`).
  */
@@ -219,6 +242,16 @@ export interface CloudcraftDiagramsProps {
    * @default 5
    */
   readonly requestsLeftForRegistration?: number;
+
+  /**
+   * Also keep one Cloudcraft blueprint per account and region, named `Live diagram <account> <region> (cdk-cloudcraft)`:
+   * made from the JSON snapshot (Cloudcraft's "scan and auto layout"), shared with the same teams as the account, and
+   * written again when the diagram changes. A page that embeds the blueprint stays current. Costs, per change, one
+   * write (and one account list per invocation that writes any).
+   *
+   * @default - no blueprints
+   */
+  readonly blueprints?: CloudcraftBlueprintOptions;
 }
 
 const METRICS_NAMESPACE = 'cdk-cloudcraft';
@@ -322,6 +355,7 @@ export class CloudcraftDiagrams extends Construct {
       query,
       concurrency: 8,
       reservePerMinute: reserve,
+      ...(props.blueprints ? { blueprints: props.blueprints.whenEdited ?? CloudcraftBlueprintEdited.LEAVE } : {}),
       metricsNamespace: METRICS_NAMESPACE,
       metricsDimension: table.tableName,
     };

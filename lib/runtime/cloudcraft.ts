@@ -101,8 +101,9 @@ export class CloudcraftClient {
     return this.options.deadlineAt - this.options.clock.now();
   }
 
-  /** One paced request. Never throws for HTTP or network failures: they are outcomes. */
-  async attempt(operation: Operation, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, onSend?: () => Promise<void>): Promise<CallOutcome> {
+  /** One paced request. Never throws for HTTP or network failures: they are outcomes. `headers` are added to the request's. */
+  async attempt(operation: Operation, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, onSend?: () => Promise<void>,
+    headers: Record<string, string> = {}): Promise<CallOutcome> {
     const { clock, pacing } = this.options;
     const minCallMs = this.options.minCallMs ?? MIN_CALL_MS;
     for (;;) {
@@ -129,6 +130,7 @@ export class CloudcraftClient {
           'Accept': 'application/json',
           ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
           'User-Agent': 'cdk-cloudcraft',
+          ...headers,
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
       }, timeout.signal);
@@ -142,6 +144,7 @@ export class CloudcraftClient {
         kind: 'response',
         status: response.status,
         retryAfter: response.headers['retry-after'] ?? null,
+        ...(response.headers.etag ? { etag: response.headers.etag } : {}),
         body: parsed,
         text: response.text.slice(0, 2_000),
         ...(this.options.keepBodies ? { rawText: response.text, ...(response.bytes ? { bytes: response.bytes } : {}) } : {}),

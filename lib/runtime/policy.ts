@@ -15,13 +15,15 @@ export interface CloudcraftAccount {
   readonly createdAt?: string;
 }
 
-export type Operation = 'list' | 'register' | 'update' | 'delete' | 'iamParameters' | 'snapshot';
+export type Operation = 'list' | 'register' | 'update' | 'delete' | 'iamParameters' | 'snapshot' | 'blueprint' | 'policy';
 
 export type CallOutcome =
   | {
     readonly kind: 'response';
     readonly status: number;
     readonly retryAfter?: string | null;
+    /** The ETag header (a blueprint's version), when sent. */
+    readonly etag?: string;
     readonly body: unknown;
     /** The body's first 2,000 characters (for reasons). */
     readonly text: string;
@@ -78,6 +80,8 @@ export function isSuccess(outcome: CallOutcome, operation: Operation): boolean {
   if (outcome.kind !== 'response' || outcome.status < 200 || outcome.status >= 300) return false;
   // A snapshot is the document itself (an image is not JSON); 202 is "still processing", not the snapshot.
   if (operation === 'snapshot') return outcome.status === 200;
+  // A blueprint's PUT and DELETE answer 204 with no body.
+  if (operation === 'blueprint') return true;
   return operation === 'update' || operation === 'delete' || (outcome.body !== undefined && outcome.body !== null);
 }
 
@@ -161,6 +165,8 @@ const OPERATION_TEXT: Record<Operation, string> = {
   delete: 'removing the AWS account',
   iamParameters: 'reading the IAM parameters (external ID)',
   snapshot: 'taking a diagram snapshot',
+  blueprint: 'writing a diagram\'s blueprint',
+  policy: 'reading Cloudcraft\'s current IAM policy',
 };
 
 /** A short reason that says what failed and what to do. */

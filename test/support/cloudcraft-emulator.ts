@@ -16,12 +16,19 @@
  * - Snapshots (GET /aws/account/{id}/{region}/{format}): a scan of `inventories` that takes `snapshotScanMs`, a
  *   long poll of up to 120 s and then 202 STILL_PROCESSING; deterministic JSON (wrapped in {"data": ...} or not), SVG
  *   and a real PNG; 400 for a region that is not one, 404 for an unknown registration.
+ * - The live policies (GET /aws/account/iamParameters/policy/minimal and /custom): `policies`, the vendored copies
+ *   unless a test changes them (a string is sent as it is, not as JSON).
+ * - Blueprints (GET/POST /blueprint, GET/PUT/DELETE /blueprint/{id}): an ETag per version, PUT with If-Match refused
+ *   with 412 once someone else changed it (`editBlueprint`); `blueprintEtags: false` for the reading where no ETag is
+ *   sent. Exports (GET /blueprint/{id}/{format}) have their own limit, 5 a minute per key.
  * - Time comes from an injected clock (a VirtualClock in tests on virtual time), or the wall clock, optionally scaled.
  */
 import { createHash, randomUUID } from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as zlib from 'zlib';
+import customPolicy from '../../lib/role/policies/cloudcraft-custom-policy.2023-08-18.json';
+import minimalPolicy from '../../lib/role/policies/cloudcraft-minimal-policy.2025-01.json';
 import { Clock, systemClock } from '../../lib/runtime/clock';
 import { HttpRequest, HttpResponse, Transport, TransportError } from '../../lib/runtime/http';
 
@@ -29,6 +36,22 @@ export const CLOUDCRAFT_AWS_ACCOUNT = '968898580625';
 /** How long a snapshot request is held before 202 STILL_PROCESSING (Cloudcraft's API reference: 120 s). */
 export const SNAPSHOT_LONG_POLL_MS = 120_000;
 const SNAPSHOT_FORMATS = ['json', 'svg', 'png', 'pdf', 'mxGraph'];
+/** Blueprint exports a key may ask for per minute (Cloudcraft's FAQ), on top of the general limit. */
+export const BLUEPRINT_EXPORTS_PER_MINUTE = 5;
+
+export interface Blueprint {
+  id: string;
+  name: string;
+  data: Record<string, unknown>;
+  readAccess: string[] | null;
+  writeAccess: string[] | null;
+  CreatorId: string;
+  LastUserId: string;
+  createdAt: string;
+  updatedAt: string;
+  /** The version's tag (sent as ETag). */
+  etag: string;
+}
 
 /** A component a scan finds. */
 export interface Component {
@@ -97,6 +120,8 @@ export interface EmulatorOptions {
   readonly clock?: Clock;
   /** Whether another user's key may take snapshots of a registration (the team's). Default: no (403). */
   readonly snapshotAnyUser?: boolean;
+  /** Whether blueprint answers carry an ETag (the reference says they do). Default: yes. */
+  readonly blueprintEtags?: boolean;
 }
 
 /** What the emulator does with one request. */
@@ -131,6 +156,8 @@ export interface SeenCall {
   readonly at: number;
   /** The query string, without "?" ('' when none). */
   readonly query?: string;
+  /** The If-Match header, when sent. */
+  readonly ifMatch?: string;
 }
 
 interface Answer {
@@ -170,6 +197,12 @@ export class CloudcraftEmulator {
   public snapshots = 0;
   /** Scans in progress, by `<registration id>/<region>`: when each started. */
   private readonly scans = new Map<string, number>();
+  /** Blueprints by id. */
+  public readonly blueprints = new Map<string, Blueprint>();
+  /** What GET /aws/account/iamParameters/policy/{minimal|custom} answers (a string is sent as it is). */
+  public readonly policies: Record<'minimal' | 'custom', unknown> = { minimal: minimalPolicy, custom: customPolicy };
+  private readonly exports = new Map<string, number[]>();
+  private etags = 0;
   /** The last createdAt given, so that registrations made in the same (virtual) millisecond still have an order. */
   private lastCreatedAt = 0;
 
@@ -200,7 +233,9 @@ export class CloudcraftEmulator {
         throw new TransportError('network', 'ENOTFOUND');
       }
       const url = new URL(request.url);
-      const answer = this.dispatch(request.method, url.pathname, request.headers.Authorization ?? request.headers.authorization, request.body ?? '', signal, url.search.slice(1));
+      const ifMatch = request.headers['If-Match'] ?? request.headers['if-match'];
+      const answer = this.dispatch(request.method, url.pathname, request.headers.Authorization ?? request.headers.authorization, request.body ?? '', signal,
+        url.search.slice(1), ifMatch);
       const aborted = new Promise<never>((_, reject) => {
         const fail = () => reject(new TransportError('timeout', 'no complete answer in time'));
         if (signal.aborted) fail();
@@ -293,7 +328,8 @@ export class CloudcraftEmulator {
     const closed = new AbortController();
     res.on('close', () => closed.abort());
     const [pathname, search = ''] = (req.url ?? '/').split('?');
-    const answer = await this.dispatch(req.method ?? 'GET', pathname, req.headers.authorization, text, closed.signal, search);
+    const ifMatch = req.headers['if-match'];
+    const answer = await this.dispatch(req.method ?? 'GET', pathname, req.headers.authorization, text, closed.signal, search, typeof ifMatch === 'string' ? ifMatch : undefined);
     if (answer.kind === 'hang') return; // never answers; the socket is destroyed at stop()
     if (answer.kind === 'reset') {
       res.socket?.destroy();
@@ -304,20 +340,23 @@ export class CloudcraftEmulator {
   }
 
   /** One request, as the emulator does it (shared by the HTTP server and the in-process transport). */
-  async dispatch(method: string, path: string, authorization: string | undefined, text: string, signal?: AbortSignal, query = ''): Promise<EmulatorAnswer> {
+  async dispatch(method: string, path: string, authorization: string | undefined, text: string, signal?: AbortSignal, query = '',
+    ifMatch?: string): Promise<EmulatorAnswer> {
     let body: any;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
       body = text;
     }
-    const record = (status: SeenCall['status']) => this.calls.push({ method, path, status, body, authorization, at: this.now(), query });
+    const record = (status: SeenCall['status']) => this.calls.push({
+      method, path, status, body, authorization, at: this.now(), query, ...(ifMatch !== undefined ? { ifMatch } : {}),
+    });
 
     const fault = this.takeFault(method, path);
     if (fault?.actionDelayMs !== undefined) {
       record('hang');
       await this.clock.sleep(fault.actionDelayMs);
-      const done = await this.routeAsync(method, path, body, authorization, signal);
+      const done = await this.routeAsync(method, path, body, authorization, signal, ifMatch);
       if (signal?.aborted) return { kind: 'hang' };
       return fault.status !== undefined ? this.faultAnswer(fault) : this.answerOf(done);
     }
@@ -325,7 +364,7 @@ export class CloudcraftEmulator {
       const applied = await this.applyFault(fault, record);
       if (applied) return applied;
     }
-    const answer = await this.routeAsync(method, path, body, authorization, signal);
+    const answer = await this.routeAsync(method, path, body, authorization, signal, ifMatch);
     if (signal?.aborted) {
       record('hang');
       return { kind: 'hang' };
@@ -384,7 +423,9 @@ export class CloudcraftEmulator {
   }
 
   /** Snapshots long-poll; every other route answers at once. */
-  private async routeAsync(method: string, path: string, body: any, authorization: string | undefined, signal?: AbortSignal): Promise<Answer> {
+  private async routeAsync(method: string, path: string, body: any, authorization: string | undefined, signal?: AbortSignal,
+    ifMatch?: string): Promise<Answer> {
+    if (path === '/blueprint' || path.startsWith('/blueprint/')) return this.blueprint(method, path, body, authorization, ifMatch);
     const snapshot = method === 'GET' ? /^\/aws\/account\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path) : null;
     if (!snapshot || snapshot[1] === 'iamParameters') return this.route(method, path, body, authorization);
     const user = this.authorize(authorization);
@@ -418,6 +459,11 @@ export class CloudcraftEmulator {
     if (method === 'GET' && path === '/team') return { status: 200, body: { teams: [{ id: 'team-a', name: 'A' }] } };
     if (method === 'GET' && path === '/aws/account/iamParameters') {
       return { status: 200, body: { accountId: CLOUDCRAFT_AWS_ACCOUNT, externalId: user.externalId, awsConsoleUrl: 'https://console.aws.amazon.com/iam/home' } };
+    }
+    const policy = /^\/aws\/account\/iamParameters\/policy\/(minimal|custom)$/.exec(path);
+    if (method === 'GET' && policy) {
+      const answer = this.policies[policy[1] as 'minimal' | 'custom'];
+      return typeof answer === 'string' ? { status: 200, raw: answer, contentType: 'text/plain' } : { status: 200, body: answer };
     }
     if (method === 'GET' && path === '/aws/account') return { status: 200, body: { accounts: [...this.accounts.values()] } };
     if (method === 'POST' && path === '/aws/account') return this.register(user, body);
@@ -482,6 +528,86 @@ export class CloudcraftEmulator {
     }
     if (format === 'png') return { status: 200, raw: tinyPng(components.map(c => c.id).join(',')), contentType: 'image/png' };
     return { status: 200, raw: `%PDF-1.4 ${components.length} components`, contentType: format === 'pdf' ? 'application/pdf' : 'application/xml' };
+  }
+
+  /**
+   * Blueprints: GET /blueprint (the list, without `data`), POST /blueprint ({"data": {...}, readAccess?, writeAccess?}:
+   * 201 and an ETag), GET /blueprint/{id} (200 and an ETag), PUT /blueprint/{id} (204 and a new ETag; 412 when
+   * If-Match names an earlier version), DELETE /blueprint/{id} (204), and exports GET /blueprint/{id}/{format}.
+   */
+  private blueprint(method: string, path: string, body: any, authorization: string | undefined, ifMatch?: string): Answer {
+    const user = this.authorize(authorization);
+    if ('status' in user) return user;
+    const [, , id, format] = path.split('/').map(decodeURIComponent);
+    const tag = (b: Blueprint): Record<string, string> => (this.options.blueprintEtags ?? true) ? { ETag: b.etag } : {};
+    const at = new Date(this.now()).toISOString();
+    if (id === undefined) {
+      if (method === 'GET') return { status: 200, body: { blueprints: [...this.blueprints.values()].map(({ data: _d, etag: _e, ...b }) => b) } };
+      if (method !== 'POST') return this.error(405, 'Method not allowed', 'invalid_parameter');
+      if (!body || typeof body.data !== 'object' || body.data === null) return this.error(400, 'Missing data', 'invalid_property');
+      const blueprint: Blueprint = {
+        id: randomUUID(),
+        name: typeof body.data.name === 'string' ? body.data.name : 'Untitled',
+        data: body.data,
+        readAccess: body.readAccess ?? null,
+        writeAccess: body.writeAccess ?? null,
+        CreatorId: user.id ?? 'user-1',
+        LastUserId: user.id ?? 'user-1',
+        createdAt: at,
+        updatedAt: at,
+        etag: this.nextEtag(),
+      };
+      this.blueprints.set(blueprint.id, blueprint);
+      const { etag: _etag, ...shown } = blueprint;
+      return { status: 201, body: shown, headers: tag(blueprint) };
+    }
+    const blueprint = this.blueprints.get(id);
+    if (!blueprint) return this.error(404, 'Blueprint not found', 'not_found');
+    if (format !== undefined) {
+      if (method !== 'GET' || !['svg', 'png', 'pdf', 'mxGraph'].includes(format)) return this.error(400, `Invalid format parameter: ${format}`, 'invalid_parameter');
+      const now = this.now();
+      const recent = (this.exports.get(user.key) ?? []).filter(t => t > now - 60_000);
+      if (recent.length >= BLUEPRINT_EXPORTS_PER_MINUTE) {
+        this.rejected429++;
+        return this.error(429, 'Too Many Requests', 'too_many_requests', { 'Retry-After': String(Math.ceil((recent[0] + 60_000 - now) / 1000)) });
+      }
+      this.exports.set(user.key, [...recent, now]);
+      return format === 'png' ? { status: 200, raw: tinyPng(blueprint.etag), contentType: 'image/png' }
+        : { status: 200, raw: `<svg xmlns="http://www.w3.org/2000/svg"><title>${blueprint.name}</title></svg>`, contentType: 'image/svg+xml' };
+    }
+    if (method === 'GET') {
+      const { etag: _etag, ...shown } = blueprint;
+      return { status: 200, body: shown, headers: tag(blueprint) };
+    }
+    if (method === 'DELETE') {
+      this.blueprints.delete(id);
+      return { status: 204 };
+    }
+    if (method !== 'PUT') return this.error(405, 'Method not allowed', 'invalid_parameter');
+    if (ifMatch !== undefined && ifMatch !== blueprint.etag) return this.error(412, 'Precondition failed', 'precondition_failed');
+    if (!body || typeof body.data !== 'object' || body.data === null) return this.error(400, 'Missing data', 'invalid_property');
+    blueprint.data = body.data;
+    if (typeof body.data.name === 'string') blueprint.name = body.data.name;
+    if ('readAccess' in body) blueprint.readAccess = body.readAccess;
+    if ('writeAccess' in body) blueprint.writeAccess = body.writeAccess;
+    blueprint.LastUserId = user.id ?? 'user-1';
+    blueprint.updatedAt = at;
+    blueprint.etag = this.nextEtag();
+    return { status: 204, headers: tag(blueprint) };
+  }
+
+  /** A person changes a blueprint in the app: a new version (and ETag) the library did not write. */
+  editBlueprint(id: string, change: Record<string, unknown> = { edited: true }): void {
+    const blueprint = this.blueprints.get(id);
+    if (!blueprint) throw new Error(`no blueprint ${id}`);
+    blueprint.data = { ...blueprint.data, ...change };
+    blueprint.LastUserId = 'a-person';
+    blueprint.updatedAt = new Date(this.now()).toISOString();
+    blueprint.etag = this.nextEtag();
+  }
+
+  private nextEtag(): string {
+    return `"v${++this.etags}"`;
   }
 
   private limit(key: string) {

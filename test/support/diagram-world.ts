@@ -5,6 +5,7 @@
 import { CloudcraftEmulator, IN_PROCESS_URL } from './cloudcraft-emulator';
 import { MemoryDiagramIo, MemoryPacingStore } from './memory-diagrams';
 import { VirtualClock } from './virtual-clock';
+import { BlueprintMode } from '../../lib/diagrams/worker/blueprint-plan';
 import { DiagramRun, DiagramSettings, SNAPSHOT_CALL_MS, SNAPSHOT_MIN_START_MS } from '../../lib/diagrams/worker/run';
 import { CloudcraftClient } from '../../lib/runtime/cloudcraft';
 import { SharedPacing } from '../../lib/runtime/pacing';
@@ -13,9 +14,18 @@ export const KEY = 'k'.repeat(44);
 export const EXTERNAL_ID = '0b3c2c4e-1111-4222-8333-944455556666';
 export const ACCOUNTS = ['111122223333', '444455556666'];
 
-export function world(options: { regions?: string[]; formats?: string[]; concurrency?: number } = {}) {
+export interface WorldOptions {
+  readonly regions?: string[];
+  readonly formats?: string[];
+  readonly concurrency?: number;
+  readonly blueprints?: BlueprintMode;
+  /** Whether the emulator's blueprint answers carry an ETag. */
+  readonly blueprintEtags?: boolean;
+}
+
+export function world(options: WorldOptions = {}) {
   const clock = new VirtualClock();
-  const emulator = new CloudcraftEmulator({ clock, users: [{ key: KEY, externalId: EXTERNAL_ID }] });
+  const emulator = new CloudcraftEmulator({ clock, users: [{ key: KEY, externalId: EXTERNAL_ID, id: 'key-user' }], blueprintEtags: options.blueprintEtags });
   const registrations = ACCOUNTS.map(id => emulator.seedAccount({ roleArn: `arn:aws:iam::${id}:role/cloudcraft`, name: `acct ${id}` }));
   for (const id of ACCOUNTS) {
     emulator.inventories.set(`${id}/eu-west-1`, [{ id: `i-${id}`, type: 'ec2' }, { id: `db-${id}`, type: 'rds' }]);
@@ -24,7 +34,12 @@ export function world(options: { regions?: string[]; formats?: string[]; concurr
   const io = new MemoryDiagramIo();
   const pacingStore = new MemoryPacingStore();
   const settings: DiagramSettings = {
-    regions: options.regions ?? ['eu-west-1', 'us-east-1'], formats: options.formats ?? ['png', 'svg'], query: 'theme=dark', prefix: 'diagrams/', concurrency: options.concurrency ?? 4,
+    regions: options.regions ?? ['eu-west-1', 'us-east-1'],
+    formats: options.formats ?? ['png', 'svg'],
+    query: 'theme=dark',
+    prefix: 'diagrams/',
+    concurrency: options.concurrency ?? 4,
+    ...(options.blueprints ? { blueprints: options.blueprints } : {}),
   };
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
   const run = (trigger: 'schedule' | 'tick', owner = 'run-1', minutes = 14) => {

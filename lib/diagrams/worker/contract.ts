@@ -5,6 +5,7 @@
  * Everything that decides where the API key goes and what the function may write is in its environment, fixed at
  * synth and out of reach of an event. An event only says which trigger it is.
  */
+import type { BlueprintMode } from './blueprint-plan';
 import type { ApiKeyRef } from '../../runtime/api-key';
 
 export const DIAGRAMS_ENVIRONMENT_VARIABLE = 'CDK_CLOUDCRAFT_DIAGRAMS';
@@ -42,6 +43,8 @@ export interface DiagramsEnvironment {
   readonly concurrency: number;
   /** Requests a minute left to registration (the key's other users). */
   readonly reservePerMinute: number;
+  /** One machine-owned blueprint per account-region, and what is done with one someone edited; none when absent. */
+  readonly blueprints?: BlueprintMode;
   readonly metricsNamespace: string;
   /** The value of the metrics' StateTable dimension (this installation's state table). */
   readonly metricsDimension: string;

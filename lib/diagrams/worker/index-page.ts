@@ -32,6 +32,8 @@ export function renderIndex(records: TargetRecord[], options: IndexOptions): str
       `<p>Last changed: ${record.changedAt !== undefined ? time(record.changedAt) : 'never'}</p>`,
       links ? `<p class="links">${links}</p>` : '',
       earlier ? `<details><summary>Earlier versions</summary><ul>${earlier}</ul></details>` : '',
+      record.blueprint?.divergedAt !== undefined
+        ? `<p class="error">Blueprint diverged: edited in Cloudcraft ${time(record.blueprint.divergedAt)}; left as it is.</p>` : '',
       record.lastError ? `<p class="error">${text(record.lastError)}</p>` : '',
       '</article>',
     ].filter(Boolean).join('\n');

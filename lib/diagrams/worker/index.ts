@@ -8,6 +8,7 @@
  * which only says which trigger it is; any other event is refused without a call.
  */
 import { sdkDiagramIo } from './aws';
+import { BLUEPRINT_MODES } from './blueprint-plan';
 import { DIAGRAMS_ENVIRONMENT_VARIABLE, DiagramsEnvironment } from './contract';
 import { DiagramIo, DiagramRun, DiagramSummary, SNAPSHOT_CALL_MS, SNAPSHOT_MIN_START_MS } from './run';
 import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
@@ -91,7 +92,14 @@ async function handle(deps: DiagramsDeps, event: unknown, context: LambdaContext
       client,
       clock: deps.clock,
       log,
-      settings: { regions: env.regions, formats: env.formats, query: env.query, prefix: env.prefix, concurrency: env.concurrency },
+      settings: {
+        regions: env.regions,
+        formats: env.formats,
+        query: env.query,
+        prefix: env.prefix,
+        concurrency: env.concurrency,
+        ...(env.blueprints ? { blueprints: env.blueprints } : {}),
+      },
       targets: () => accountsOf(deps.tables, env),
       owner: `${context.awsRequestId ?? 'local'}:${Math.floor(deps.random() * 1e9).toString(36)}`,
     });
@@ -132,6 +140,9 @@ export function parseEnvironment(text: string | undefined): DiagramsEnvironment 
     || typeof env.concurrency !== 'number' || typeof env.reservePerMinute !== 'number' || !env.apiKey || !env.accounts) {
     throw new Error(`${DIAGRAMS_ENVIRONMENT_VARIABLE} does not have the shape this function expects (another version of cdk-cloudcraft deployed it?)`);
   }
+  if (env.blueprints !== undefined && !BLUEPRINT_MODES.includes(env.blueprints)) {
+    throw new Error(`${DIAGRAMS_ENVIRONMENT_VARIABLE}: blueprints is not one of ${BLUEPRINT_MODES.join(', ')}`);
+  }
   if (!isApiUrl(env.apiUrl)) throw new Error(`${DIAGRAMS_ENVIRONMENT_VARIABLE}: apiUrl is not an https URL`);
   return env;
 }
@@ -143,6 +154,8 @@ export function metricsLine(summary: DiagramSummary, namespace: string, stateTab
     DiagramsChanged: summary.changed,
     DiagramsFailed: summary.failed,
     DiagramsLeft: summary.left,
+    BlueprintsWritten: summary.blueprints,
+    BlueprintsDiverged: summary.diverged,
     CloudcraftCalls: summary.calls,
     DiagramRunStopped: summary.error ? 1 : 0,
   };

@@ -8,6 +8,7 @@
  * (STILL_PROCESSING) is never waited for in a function: the target is put back and polled again later, a bounded
  * number of times per round.
  */
+import { blueprintDue, BlueprintRecord } from './blueprint-plan';
 import { CallOutcome, errorMessage, truncate } from '../../runtime/policy';
 import { Diagram, DiagramChange, unwrapSnapshot } from '../../runtime/snapshot';
 
@@ -61,6 +62,8 @@ export interface TargetRecord extends Target {
   readonly lastError?: string;
   /** Failures of this function's own I/O for the target (S3, DynamoDB) since its last success. */
   readonly errors?: number;
+  /** The machine-owned blueprint (the `blueprints` option). */
+  readonly blueprint?: BlueprintRecord;
 }
 
 /** Earlier versions a record lists (their objects stay until the bucket's lifecycle expires them). */
@@ -120,10 +123,14 @@ export type Step =
   | { readonly kind: 'later'; readonly at: number }
   | { readonly kind: 'fetch'; readonly format: string }
   /** Put the change event (no Cloudcraft call). */
-  | { readonly kind: 'announce' };
+  | { readonly kind: 'announce' }
+  /** Write the diagram's blueprint (the `blueprints` option). */
+  | { readonly kind: 'blueprint' };
 
-export function nextStep(record: TargetRecord, round: number, now: number): Step {
+/** `blueprints`: whether the option is on (a version the blueprint does not hold is then work to do). */
+export function nextStep(record: TargetRecord, round: number, now: number, blueprints = false): Step {
   if (record.announce) return { kind: 'announce' };
+  if (blueprints && !record.pending && blueprintDue(record.hash, record.blueprint)) return { kind: 'blueprint' };
   if (record.round !== undefined && record.round >= round && !record.pending) return { kind: 'done' };
   if (record.nextAt !== undefined && record.nextAt > now) return { kind: 'later', at: record.nextAt };
   if (record.pending && record.pending.formats.length > 0) return { kind: 'fetch', format: record.pending.formats[0] };

@@ -3,6 +3,8 @@
  * tick), and work the due targets, a few at a time, until the round is done or the deadline comes. The decisions
  * are in plan.ts; this file only carries them out. Time, HTTP and AWS I/O are injected.
  */
+import { BlueprintMode } from './blueprint-plan';
+import { BlueprintWriter } from './blueprint-writer';
 import { DATED_COPY_TAG, DIAGRAM_CHANGED } from './contract';
 import { renderIndex } from './index-page';
 import {
@@ -40,6 +42,8 @@ export interface DiagramSettings {
   readonly prefix: string;
   /** Snapshot requests in flight at once (each may long-poll for 120 s). */
   readonly concurrency: number;
+  /** One machine-owned blueprint per account-region, and what is done when a person edited it; none when absent. */
+  readonly blueprints?: BlueprintMode;
 }
 
 export interface RoundRecord {
@@ -62,6 +66,9 @@ export interface DiagramSummary {
   readonly changed: number;
   readonly images: number;
   readonly announced: number;
+  /** Blueprints written, and found edited by someone else (left alone, or forked). */
+  readonly blueprints: number;
+  readonly diverged: number;
   readonly processing: number;
   readonly failed: number;
   readonly left: number;
@@ -117,14 +124,27 @@ export function stamp(ms: number): string {
 }
 
 export class DiagramRun {
-  private readonly counts = { snapshots: 0, unchanged: 0, changed: 0, images: 0, announced: 0, processing: 0, failed: 0 };
+  private readonly counts = { snapshots: 0, unchanged: 0, changed: 0, images: 0, announced: 0, blueprints: 0, diverged: 0, processing: 0, failed: 0 };
+  private readonly blueprintWriter?: BlueprintWriter;
   private stopReason?: string;
   /** Set when the deadline leaves no room for another request. */
   private outOfTime = false;
   /** Targets left for the next tick (a change EventBridge did not take). */
   private readonly skipped = new Set<{ current: TargetRecord }>();
 
-  constructor(private readonly deps: DiagramRunDeps) {}
+  constructor(private readonly deps: DiagramRunDeps) {
+    const mode = deps.settings.blueprints;
+    if (mode) {
+      this.blueprintWriter = new BlueprintWriter({
+        client: deps.client, clock: deps.clock, mode, getObject: key => deps.io.getObject(key), base: record => this.base(record),
+      });
+    }
+  }
+
+  /** The next step for a record (blueprints included when the option is on). */
+  private next(record: TargetRecord, round: number, now: number) {
+    return nextStep(record, round, now, this.blueprintWriter !== undefined);
+  }
 
   async run(trigger: 'schedule' | 'tick'): Promise<DiagramSummary> {
     const { io, clock } = this.deps;
@@ -136,6 +156,8 @@ export class DiagramRun {
       changed: 0,
       images: 0,
       announced: 0,
+      blueprints: 0,
+      diverged: 0,
       processing: 0,
       failed: 0,
       left: 0,
@@ -159,7 +181,7 @@ export class DiagramRun {
       if (!round || round.finishedAt !== undefined) return { ...empty, skipped: 'no round open' };
       const records = await this.records();
       await this.work(records, round.id);
-      const left = records.filter(r => nextStep(r.current, round!.id, Infinity).kind !== 'done').length;
+      const left = records.filter(r => this.next(r.current, round!.id, Infinity).kind !== 'done').length;
       const finished = left === 0 && !this.stopReason;
       // Rewritten when a diagram changed (a day with no change writes nothing).
       if (this.counts.changed > 0 || this.counts.images > 0) await this.writeIndex(records.map(r => r.current));
@@ -212,7 +234,7 @@ export class DiagramRun {
       for (;;) {
         if (this.stopReason || this.outOfTime || this.deps.client.remaining() < SNAPSHOT_MIN_START_MS) return;
         const now = this.deps.clock.now();
-        const index = queue.findIndex(r => !this.skipped.has(r) && ['fetch', 'announce'].includes(nextStep(r.current, round, now).kind));
+        const index = queue.findIndex(r => !this.skipped.has(r) && ['fetch', 'announce', 'blueprint'].includes(this.next(r.current, round, now).kind));
         if (index < 0) return;
         const [slot] = queue.splice(index, 1);
         try {
@@ -222,7 +244,7 @@ export class DiagramRun {
           await this.failed(slot, round, err);
         }
         // Not done: back in the queue (an image to render, or a 202 to poll again later).
-        if (nextStep(slot.current, round, Infinity).kind !== 'done') queue.push(slot);
+        if (this.next(slot.current, round, Infinity).kind !== 'done') queue.push(slot);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, this.deps.settings.concurrency) }, worker));
@@ -245,9 +267,13 @@ export class DiagramRun {
   private async step(slot: { current: TargetRecord }, round: number): Promise<void> {
     const { clock, log, settings } = this.deps;
     const record = slot.current;
-    const step = nextStep(record, round, clock.now());
+    const step = this.next(record, round, clock.now());
     if (step.kind === 'announce') {
       await this.announce(slot, record.announce!);
+      return;
+    }
+    if (step.kind === 'blueprint') {
+      await this.blueprint(slot);
       return;
     }
     if (step.kind !== 'fetch') return;
@@ -369,6 +395,35 @@ export class DiagramRun {
     }
     this.counts.announced++;
     await this.save(slot, afterAnnounce(record));
+  }
+
+  /** One blueprint step; a failed one is not tried again in this invocation. */
+  private async blueprint(slot: { current: TargetRecord }): Promise<void> {
+    const record = slot.current;
+    const result = await this.blueprintWriter!.step(record);
+    if (result.kind === 'out-of-time') {
+      this.outOfTime = true;
+      return;
+    }
+    if (result.kind === 'unauthorized') {
+      this.stopReason ??= `${result.reason} while writing the blueprint of account ${record.accountId} in ${record.region}: `
+        + 'Cloudcraft does not accept the API key. The run stopped; the next round tries again. Store a current key.';
+      return;
+    }
+    const where = { account: record.accountId, region: record.region, blueprint: result.blueprint.id };
+    if (result.event === 'written') this.counts.blueprints++;
+    if (result.event === 'diverged' || result.event === 'forked') {
+      this.counts.diverged++;
+      this.deps.log('warn', result.event === 'diverged'
+        ? 'blueprint diverged: someone edited it in Cloudcraft; left as it is (the blueprints option says what to do instead)'
+        : 'blueprint edited by someone: left to them, and a new one is made from the diagram', { ...where, left: result.blueprint.left?.[0] });
+    }
+    if (result.event === 'failed') {
+      this.counts.failed++;
+      this.skipped.add(slot);
+      this.deps.log('warn', 'blueprint not written: tried again by the next invocation', { ...where, error: result.blueprint.lastError });
+    }
+    await this.save(slot, { ...record, blueprint: result.blueprint });
   }
 
   private detail(record: TargetRecord, change: PendingChange): Record<string, unknown> {
