@@ -194,6 +194,11 @@ const installBrowser = project.addTask('install:browser', {
   exec: 'node tools/install-browser.js',
 });
 project.testTask.prependSpawn(installBrowser);
+// The maintainers' task for Cloudcraft's live policies (not part of the build: it needs a key and the internet).
+project.addTask('update-policies', {
+  description: 'Fetch Cloudcraft\'s current IAM policies (CLOUDCRAFT_API_KEY, optional CLOUDCRAFT_API_URL) and vendor those that changed in lib/role/policies/, with an entry in docs/policy-changelog.md',
+  exec: 'ts-node --transpile-only --project tsconfig.dev.json tools/update-policies.ts',
+});
 project.testTask.prependSpawn(typecheck);
 
 // Only the JavaScript package is built here: Python, Java, .NET and Go toolchains and registries are not
