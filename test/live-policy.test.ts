@@ -167,7 +167,7 @@ describe('drift', () => {
   test('driftAdvice: one sentence with the three ways, or nothing to do', () => {
     const advice = driftAdvice('minimal', { added: ['ec2:describecarriergateways'], removed: [] }, '2025-01');
     expect(advice).toMatch(/adds ec2:describecarriergateways compared with version 2025-01/);
-    expect(advice).toMatch(/update cdk-cloudcraft.*CloudcraftAccess\.readOnlyAccess\(\).*CloudcraftAccess\.minimal\(\) \(single-account only\)\.$/);
+    expect(advice).toMatch(/update cdk-cloudcraft.*CloudcraftAccess\.readOnlyAccess\(\).*CloudcraftAccess\.minimal\(\{ followLivePolicy: true \}\) \(single account only\)\.$/);
     expect(advice.split('. ')).toHaveLength(1);
     const many = driftAdvice('minimal', { added: [], removed: ['a:a', 'a:b', 'a:c', 'a:d', 'a:e', 'a:f', 'a:g'], resourcesChanged: true }, '2025-01');
     expect(many).toMatch(/drops a:a, a:b, a:c, a:d, a:e and 2 more and changes resources/);

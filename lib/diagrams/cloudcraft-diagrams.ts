@@ -9,7 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import {
-  DATED_COPY_TAG, DIAGRAM_CHANGED, DIAGRAM_EVENT_SOURCE, DiagramAccounts, DIAGRAMS_ENVIRONMENT_VARIABLE, DiagramsEnvironment, DiagramsTrigger,
+  DATED_COPY_TAG, DIAGRAM_CHANGED, DiagramAccounts, DIAGRAMS_ENVIRONMENT_VARIABLE, DiagramsEnvironment, DiagramsTrigger,
 } from './worker/contract';
 import { CloudcraftOrganizationIntegration } from '../organization/organization-integration';
 import { acknowledge, findingForm } from '../private/acknowledge';
@@ -19,6 +19,7 @@ import { CloudcraftValidationError, functionEnvironment, validateApiUrl, validat
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftIntegration } from '../registration/cloudcraft-integration';
 import { CloudcraftRegistration } from '../registration/cloudcraft-registration';
+import { EVENT_SOURCE } from '../runtime/events';
 
 /** An image format Cloudcraft renders a diagram in. */
 export enum CloudcraftImageFormat {
@@ -337,7 +338,7 @@ export class CloudcraftDiagrams extends Construct {
       // are multivalued (a PutEvents call carries several entries): every entry must be its own, and the keys present
       // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
       conditions: {
-        'ForAllValues:StringEquals': { 'events:source': [DIAGRAM_EVENT_SOURCE], 'events:detail-type': [DIAGRAM_CHANGED] },
+        'ForAllValues:StringEquals': { 'events:source': [EVENT_SOURCE], 'events:detail-type': [DIAGRAM_CHANGED] },
         'Null': { 'events:source': 'false', 'events:detail-type': 'false' },
       },
     }));

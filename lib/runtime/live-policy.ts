@@ -198,5 +198,5 @@ export function driftAdvice(kind: 'minimal', drift: PolicyDrift & { readonly res
   if (changes.length === 0) return `Cloudcraft's current ${kind} policy is the one vendored as ${vendoredVersion}: nothing to do.`;
   return `Cloudcraft's current ${kind} policy ${changes.join(' and ')} compared with version ${vendoredVersion} that this library deploys: `
     + 'update cdk-cloudcraft (a newer version may vendor it), or switch to CloudcraftAccess.readOnlyAccess(), '
-    + `or follow the live policy with the follow option of CloudcraftAccess.${kind}() (single-account only).`;
+    + `or let the role follow it with CloudcraftAccess.${kind}({ followLivePolicy: true }) (single account only).`;
 }

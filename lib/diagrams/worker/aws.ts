@@ -3,14 +3,13 @@
  * (the default bus of its account), through the AWS SDK v3 of the Lambda runtime, loaded on first use with require()
  * (found through NODE_PATH); every client honours AWS_ENDPOINT_URL_*, which tests point at local stand-ins.
  */
-import { DIAGRAM_EVENT_SOURCE } from './contract';
 import { DiagramIo } from './run';
+import { sdkPutEvent } from '../../runtime/events';
 import { ItemTables } from '../../runtime/items';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 export function sdkDiagramIo(tables: ItemTables, stateTable: string, bucket: string): DiagramIo {
   let s3: import('@aws-sdk/client-s3').S3Client | undefined;
-  let eventBridge: import('@aws-sdk/client-eventbridge').EventBridgeClient | undefined;
   const s3Of = () => {
     const sdk = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
     // A request that hangs ends in 30 s (and is retried), well within the invocation's reserve.
@@ -45,18 +44,6 @@ export function sdkDiagramIo(tables: ItemTables, stateTable: string, bucket: str
       }
     },
 
-    async putEvent(detailType, detail) {
-      const sdk = require('@aws-sdk/client-eventbridge') as typeof import('@aws-sdk/client-eventbridge');
-      eventBridge ??= new sdk.EventBridgeClient({ maxAttempts: 5, requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 } });
-      // The account's default bus (no EventBusName). PutEvents answers 200 with FailedEntryCount for entries it did
-      // not put (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html): that is a failure too.
-      const out = await eventBridge.send(new sdk.PutEventsCommand({
-        Entries: [{ Source: DIAGRAM_EVENT_SOURCE, DetailType: detailType, Detail: JSON.stringify(detail) }],
-      }));
-      if ((out.FailedEntryCount ?? 0) > 0) {
-        const entry = out.Entries?.[0];
-        throw new Error(`EventBridge did not put the event: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim());
-      }
-    },
+    putEvent: sdkPutEvent(),
   };
 }

@@ -10,8 +10,7 @@ import type { ApiKeyRef } from '../../runtime/api-key';
 
 export const DIAGRAMS_ENVIRONMENT_VARIABLE = 'CDK_CLOUDCRAFT_DIAGRAMS';
 
-/** The events of the diagram work (Detail of the EventBridge event it puts). */
-export const DIAGRAM_EVENT_SOURCE = 'cdk-cloudcraft';
+/** The detail-type of the event the diagram work puts (its source is the library's, runtime/events.ts). */
 export const DIAGRAM_CHANGED = 'Cloudcraft Diagram Changed';
 
 /** The S3 object tag of a dated copy, which the bucket's lifecycle rule expires. */
