@@ -560,3 +560,37 @@ test('a registrar environment over Lambda\'s 4 KB is refused at synth, naming th
   expect(() => new CloudcraftOrganizationIntegration(stack, 'Cloudcraft', { apiKey: CloudcraftApiKey.fromSecret(secret), organizationalUnitIds: ['r-ab12'] }))
     .toThrow(/Cloudcraft: apiKey "arn:aws:secretsmanager:.*" makes the function's environment \d+ bytes, over Lambda's 4096-byte limit .* Use a shorter secret or parameter name\./);
 });
+
+describe('Cloudcraft\'s live minimal policy', () => {
+  const settingsOf = (built: ReturnType<typeof organization>) =>
+    onlyOf(built.template, 'Custom::CloudcraftOrganizationRegistrar').Properties.Settings;
+  const putEventStatements = (built: ReturnType<typeof organization>) => Object.values(built.template.findResources('AWS::IAM::ManagedPolicy'))
+    .flatMap((p: any) => p.Properties.PolicyDocument.Statement).filter((s: any) => [s.Action].flat().includes('events:PutEvents'));
+
+  test('members with the minimal policy: the registrar checks it daily and may put only the policy event', async () => {
+    const built = organization({ access: CloudcraftAccess.minimal() });
+    expect(settingsOf(built).policyCheck).toBe(true);
+    const statements = putEventStatements(built);
+    expect(statements).toHaveLength(1);
+    const policy = { Version: '2012-10-17', Statement: resolveCfn(statements, { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': MANAGEMENT }) };
+    const bus = `arn:aws:events:us-east-1:${MANAGEMENT}:event-bus/default`;
+    const decide = (context: Record<string, string[]>) => simulate({
+      principal: `arn:aws:iam::${MANAGEMENT}:role/registrar`, action: 'events:PutEvents', resource: bus, accountId: MANAGEMENT, context,
+    }, { identity: [{ name: 'registrar', policy }] });
+    expect(await decide({ 'events:source': ['cdk-cloudcraft'], 'events:detail-type': ['Cloudcraft Policy Changed'] })).toBe('Allowed');
+    expect(await decide({ 'events:source': ['cdk-cloudcraft'], 'events:detail-type': ['Cloudcraft Diagram Changed'] })).toBe('ImplicitlyDenied');
+    expect(await decide({ 'events:source': ['aws.iam'], 'events:detail-type': ['Cloudcraft Policy Changed'] })).toBe('ImplicitlyDenied');
+  });
+
+  test('ReadOnlyAccess, or the check turned off: no check, no event permission', () => {
+    for (const built of [organization(), organization({ access: CloudcraftAccess.minimal({ checkLivePolicy: false }) })]) {
+      expect(settingsOf(built).policyCheck).toBeUndefined();
+      expect(putEventStatements(built)).toHaveLength(0);
+    }
+  });
+
+  test('following the live policy is refused in an Organization, with the fix', () => {
+    expect(() => organization({ access: CloudcraftAccess.minimal({ followLivePolicy: true }) }))
+      .toThrow(/access.*followLivePolicy.*no function.*CloudcraftAccess\.minimal\(\)/s);
+  });
+});

@@ -7,11 +7,12 @@ import { CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulato
 import { VirtualClock } from './support/virtual-clock';
 import { MINIMAL_POLICY_VERSION, minimalPolicyJson } from '../lib/role/minimal-policy';
 import { CloudcraftClient } from '../lib/runtime/cloudcraft';
+import { POLICY_CHANGED } from '../lib/runtime/events';
 import { LivePolicyDocument } from '../lib/runtime/live-policy';
 import { Pacer } from '../lib/runtime/pacer';
 import { localPacing } from '../lib/runtime/pacing';
 import {
-  checkPolicy, DeployedPolicy, judgePolicy, POLICY_CHANGED, POLICY_CHECK_INTERVAL_MS, POLICY_RETRY_MS, PolicyCheckState, readingOf, vendoredMinimal,
+  checkPolicy, DeployedPolicy, judgePolicy, POLICY_CHECK_INTERVAL_MS, POLICY_RETRY_MS, PolicyCheckState, readingOf, vendoredMinimal,
 } from '../lib/runtime/policy-check';
 
 const KEY = 'k'.repeat(44);

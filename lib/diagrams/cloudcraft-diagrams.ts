@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -14,12 +14,12 @@ import {
 import { CloudcraftOrganizationIntegration } from '../organization/organization-integration';
 import { acknowledge, findingForm } from '../private/acknowledge';
 import { bundleCode } from '../private/bundle';
+import { allowPutEvent } from '../private/events';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { CloudcraftValidationError, functionEnvironment, validateApiUrl, validateRegion } from '../private/validate';
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftIntegration } from '../registration/cloudcraft-integration';
 import { CloudcraftRegistration } from '../registration/cloudcraft-registration';
-import { EVENT_SOURCE } from '../runtime/events';
 
 /** An image format Cloudcraft renders a diagram in. */
 export enum CloudcraftImageFormat {
@@ -281,7 +281,6 @@ export class CloudcraftDiagrams extends Construct {
 
   constructor(scope: Construct, id: string, props: CloudcraftDiagramsProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     const source = props.source._bind();
     validateApiUrl(this, source.apiUrl);
     const regions = this.validateRegions(props.regions);
@@ -330,18 +329,7 @@ export class CloudcraftDiagrams extends Construct {
       resources: [this.bucket.arnForObjects(`${prefix}*`)],
     }));
     this.bucket.encryptionKey?.grantEncryptDecrypt(role);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'AnnounceChanges',
-      actions: ['events:PutEvents'],
-      resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
-      // Only its own event (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html). The keys
-      // are multivalued (a PutEvents call carries several entries): every entry must be its own, and the keys present
-      // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
-      conditions: {
-        'ForAllValues:StringEquals': { 'events:source': [EVENT_SOURCE], 'events:detail-type': [DIAGRAM_CHANGED] },
-        'Null': { 'events:source': 'false', 'events:detail-type': 'false' },
-      },
-    }));
+    allowPutEvent(role, 'AnnounceChanges', DIAGRAM_CHANGED);
 
     const environment: DiagramsEnvironment = {
       apiUrl: source.apiUrl,

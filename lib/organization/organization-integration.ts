@@ -14,11 +14,13 @@ import {
 } from './registrar/contract';
 import { acknowledge, findingForm } from '../private/acknowledge';
 import { bundleCode } from '../private/bundle';
+import { allowPutEvent } from '../private/events';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, functionEnvironment, validateApiUrl, validateRegion } from '../private/validate';
 import { CloudcraftAccountName } from '../registration/account-name';
 import { CloudcraftApiKey } from '../registration/api-key';
 import { CloudcraftRole, CloudcraftRoleOptions } from '../role/cloudcraft-role';
+import { POLICY_CHANGED } from '../runtime/events';
 
 /**
  * Narrows the accounts of the target OUs.
@@ -263,6 +265,8 @@ interface OrganizationConfig {
   readonly delegatedAdmin: boolean;
   readonly callAs: RegistrarSettings['callAs'];
   readonly includeThisAccount: boolean;
+  /** The member roles have the vendored minimal policy: the registrar checks the live one daily. */
+  readonly policyCheck: boolean;
 }
 
 /**
@@ -363,6 +367,12 @@ export class CloudcraftOrganizationIntegration extends Construct {
         'Give a plain roleName (or keep the default "cloudcraft").');
     }
     const delegatedAdmin = props.delegatedAdmin ?? false;
+    const livePolicy = props.access?._livePolicy() ?? 'none';
+    if (livePolicy === 'follow') {
+      throw new CloudcraftValidationError(this, 'access', 'CloudcraftAccess.minimal({ followLivePolicy: true })',
+        'cannot be followed in member accounts: they have no function, and the registrar gets no IAM rights there',
+        'Use CloudcraftAccess.minimal(): the registrar reads Cloudcraft\'s policy daily and reports a change (update the library then), or CloudcraftAccess.readOnlyAccess().');
+    }
     return {
       apiUrl,
       homeRegion,
@@ -372,6 +382,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       delegatedAdmin,
       callAs: delegatedAdmin ? 'DELEGATED_ADMIN' : 'SELF',
       includeThisAccount: props.includeThisAccount ?? true,
+      policyCheck: livePolicy === 'check',
     };
   }
 
@@ -410,6 +421,8 @@ export class CloudcraftOrganizationIntegration extends Construct {
       actions: ['cloudformation:ListStackInstances'],
       resources: [this.stackSetResource(config.stackSetName, config.delegatedAdmin)],
     }));
+    // The daily check of Cloudcraft's minimal policy reports a change with this event, and no other.
+    if (config.policyCheck) allowPutEvent(role, 'ReportPolicyChanges', POLICY_CHANGED);
     if (config.delegatedAdmin) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({
         sid: 'ActAsDelegatedAdministrator',
@@ -545,6 +558,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
       },
       graceMs: config.graceMs,
       ...(props.verificationRegion ? { verificationRegion: props.verificationRegion } : {}),
+      ...(config.policyCheck ? { policyCheck: true } : {}),
     };
     const properties: RegistrarResourceProperties = {
       Settings: settings,

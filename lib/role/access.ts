@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { DENIED_DATA_READS } from './data-read-deny';
 import { MANAGED_POLICY_MAX_CHARS, MINIMAL_POLICY_VERSION, minimalPolicyJson, packStatements, StatementJson } from './minimal-policy';
 import { Acknowledgement, acknowledge } from '../private/acknowledge';
+import { LivePolicyUse } from '../private/live-policy-use';
 import { CloudcraftValidationError } from '../private/validate';
 
 /**
@@ -19,6 +20,33 @@ export interface ReadOnlyAccessOptions {
    * @default false - the role gets exactly AWS `ReadOnlyAccess`, as Cloudcraft's console sets it up
    */
   readonly denyDataReads?: boolean;
+}
+
+/**
+ * Options for `CloudcraftAccess.minimal()`.
+ */
+export interface MinimalAccessOptions {
+  /**
+   * Read Cloudcraft's current minimal policy once a day and report when it differs from the role's: a warning listing
+   * the actions added and removed, the `PolicyDrift` metric, and a `Cloudcraft Policy Changed` event on the default
+   * bus (source `cdk-cloudcraft`). One request a day to Cloudcraft, within the key's pacing. Done by the function of a
+   * `CloudcraftIntegration` (on a daily schedule) or by the registrar of a `CloudcraftOrganizationIntegration`; a
+   * `CloudcraftRole` on its own has no API key to read it with.
+   *
+   * @default true
+   */
+  readonly checkLivePolicy?: boolean;
+
+  /**
+   * Keep the role's permissions equal to Cloudcraft's current minimal policy, without a redeploy: the integration's
+   * function reads it at deploy time and on the daily check, and applies it as the role's inline policy. The role gets
+   * AWS `ReadOnlyAccess` as its permissions boundary, so whatever the answer holds, the role never exceeds read-only.
+   * When the policy cannot be read at deploy time, the vendored copy is applied. Only with `CloudcraftIntegration`
+   * (one account): in an Organization the member accounts have no function, and the registrar gets no IAM rights there.
+   *
+   * @default false - the vendored policy, as customer managed policies
+   */
+  readonly followLivePolicy?: boolean;
 }
 
 /**
@@ -41,10 +69,11 @@ export abstract class CloudcraftAccess {
   /**
    * Cloudcraft's minimal policy (per-action reads, vendored in this library, see `MINIMAL_POLICY_VERSION`),
    * as one or more customer managed policies that each stay under IAM's 6,144-character limit.
-   * Cloudcraft shows "Limited AWS access" when it needs an action this version lacks: upgrade the library.
+   * Cloudcraft shows "Limited AWS access" when it needs an action this version lacks: the daily check reports it
+   * (`checkLivePolicy`), and `followLivePolicy` applies it.
    */
-  public static minimal(): CloudcraftAccess {
-    return new MinimalGrant();
+  public static minimal(options: MinimalAccessOptions = {}): CloudcraftAccess {
+    return new MinimalGrant(options.followLivePolicy ?? false, options.checkLivePolicy ?? true);
   }
 
   /**
@@ -73,11 +102,21 @@ export abstract class CloudcraftAccess {
    * @internal
    */
   public abstract _bind(scope: Construct): AccessBinding;
+
+  /**
+   * How this access uses Cloudcraft's live policy.
+   * @internal
+   */
+  public _livePolicy(): LivePolicyUse {
+    return 'none';
+  }
 }
 
 /** @internal */
 export interface AccessBinding {
   readonly managedPolicies: iam.IManagedPolicy[];
+  /** A permissions boundary the access needs (followLivePolicy: ReadOnlyAccess). */
+  readonly permissionsBoundary?: iam.IManagedPolicy;
   /** Findings raised on the role by this access, each with the reason it is deliberate. */
   readonly roleAcknowledgements: Acknowledgement[];
 }
@@ -135,9 +174,27 @@ class ReadOnlyAccessGrant extends CloudcraftAccess {
 }
 
 class MinimalGrant extends CloudcraftAccess {
-  public readonly description = `Cloudcraft minimal policy ${MINIMAL_POLICY_VERSION}`;
+  public readonly description: string;
+
+  constructor(private readonly follow: boolean, private readonly check: boolean) {
+    super();
+    this.description = follow ? 'Cloudcraft minimal policy, following the live policy under a ReadOnlyAccess boundary'
+      : `Cloudcraft minimal policy ${MINIMAL_POLICY_VERSION}`;
+  }
+
+  public _livePolicy(): LivePolicyUse {
+    return this.follow ? 'follow' : this.check ? 'check' : 'none';
+  }
 
   public _bind(scope: Construct): AccessBinding {
+    if (this.follow) {
+      // The permissions are the inline policy the integration's function applies; the boundary caps them.
+      return {
+        managedPolicies: [],
+        permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'),
+        roleAcknowledgements: [],
+      };
+    }
     const documents = packStatements(minimalPolicyJson().Statement);
     const managedPolicies = documents.map((statements, i) => {
       const policy = new iam.ManagedPolicy(scope, `MinimalPolicy${i + 1}`, {

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CloudcraftAccess } from './access';
 import { acknowledge } from '../private/acknowledge';
+import { LivePolicyUse } from '../private/live-policy-use';
 import {
   CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, validateAccountId, validateExternalId, validatePartition,
   validateRoleName, validateRolePath,
@@ -100,6 +101,13 @@ export class CloudcraftRole extends Construct {
   public readonly roleArn: string;
   /** The name of the role. */
   public readonly roleName: string;
+  /**
+   * How the role's access uses Cloudcraft's live policy (`none`, `check`, `follow`).
+   * @internal
+   */
+  public readonly _livePolicyUse: LivePolicyUse;
+  /** The construct that applies the live policy (followLivePolicy). */
+  private followedBy?: string;
 
   constructor(scope: Construct, id: string, props: CloudcraftRoleProps) {
     super(scope, id);
@@ -126,6 +134,20 @@ export class CloudcraftRole extends Construct {
 
     const access = props.access ?? CloudcraftAccess.readOnlyAccess();
     const binding = access._bind(this);
+    if (binding.permissionsBoundary && props.permissionsBoundary) {
+      throw new CloudcraftValidationError(this, 'permissionsBoundary', '(a policy)',
+        'cannot be used with CloudcraftAccess.minimal({ followLivePolicy: true }), which sets AWS ReadOnlyAccess as the role\'s only boundary',
+        'Leave permissionsBoundary out, or follow the vendored policy (CloudcraftAccess.minimal()) under your boundary.');
+    }
+    this._livePolicyUse = access._livePolicy();
+    if (this._livePolicyUse === 'follow') {
+      // Only an integration's function can apply the live policy: a role that nobody follows would have no permissions.
+      this.node.addValidation({
+        validate: () => this.followedBy ? [] : [`${this.node.path}: CloudcraftAccess.minimal({ followLivePolicy: true }) needs a function that applies `
+          + 'the live policy: use it with CloudcraftIntegration (one account). A CloudcraftRole on its own, or the member roles of an Organization, '
+          + 'get the vendored policy with CloudcraftAccess.minimal() (the Organization\'s registrar reports when Cloudcraft\'s policy changes).'],
+      });
+    }
 
     const accountText = Token.isUnresolved(cloudcraftAccountId) ? 'Cloudcraft\'s AWS account' : `Cloudcraft's AWS account ${cloudcraftAccountId}`;
     const role = new iam.Role(this, 'Role', {
@@ -136,7 +158,7 @@ export class CloudcraftRole extends Construct {
       assumedBy: new iam.AccountPrincipal(cloudcraftAccountId),
       externalIds: [props.externalId],
       maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
-      permissionsBoundary: props.permissionsBoundary,
+      permissionsBoundary: binding.permissionsBoundary ?? props.permissionsBoundary,
       managedPolicies: binding.managedPolicies,
     });
     acknowledge(role, binding.roleAcknowledgements);
@@ -144,5 +166,13 @@ export class CloudcraftRole extends Construct {
     this.role = role;
     this.roleArn = role.roleArn;
     this.roleName = role.roleName;
+  }
+
+  /**
+   * Says that `by` applies Cloudcraft's live policy to this role (followLivePolicy).
+   * @internal
+   */
+  public _followedBy(by: string): void {
+    this.followedBy = by;
   }
 }

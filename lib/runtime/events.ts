@@ -5,6 +5,8 @@
 
 /** The `source` of every event the library puts. */
 export const EVENT_SOURCE = 'cdk-cloudcraft';
+/** The detail-type of the event the daily check of Cloudcraft's minimal policy puts when it changed (policy-check.ts). */
+export const POLICY_CHANGED = 'Cloudcraft Policy Changed';
 
 /** Puts one event on the default bus; throws when EventBridge did not take it. */
 export type PutEvent = (detailType: string, detail: Record<string, unknown>) => Promise<void>;

@@ -7,11 +7,10 @@
  */
 import { createHash } from 'crypto';
 import { CloudcraftClient, CloudcraftError, Log } from './cloudcraft';
+import { POLICY_CHANGED } from './events';
 import { documentDrift, DocumentDrift, driftAdvice, LivePolicyDocument, readLivePolicy } from './live-policy';
 import { MINIMAL_POLICY_VERSION, minimalPolicyJson } from '../role/minimal-policy';
 
-/** The detail-type of the event a change puts (source: runtime/events.ts). */
-export const POLICY_CHANGED = 'Cloudcraft Policy Changed';
 /** Where the live minimal policy is read. */
 export const MINIMAL_POLICY_PATH = '/aws/account/iamParameters/policy/minimal';
 /**

@@ -128,7 +128,7 @@ export class MemoryLedger {
 
 export type Operation =
   | 'ListAccountsForParent' | 'ListOrganizationalUnitsForParent' | 'DescribeAccount' | 'ListStackInstances'
-  | 'Scan' | 'GetItem' | 'PutItem' | 'DeleteItem' | 'Invoke';
+  | 'Scan' | 'GetItem' | 'PutItem' | 'DeleteItem' | 'Invoke' | 'PutEvents';
 
 export interface MemoryAwsOptions {
   readonly managementAccountId: string;
@@ -142,6 +142,8 @@ export class MemoryAws {
   readonly cfn = new MemoryStackSet();
   readonly ledger = new MemoryLedger();
   readonly invocations: Array<{ functionName: string; payload: any }> = [];
+  /** Events put on the default bus. */
+  readonly events: Array<{ detailType: string; detail: Record<string, unknown> }> = [];
   readonly calls: Array<{ operation: Operation; input: unknown }> = [];
   /** How long each call of an operation takes (on the options' clock). */
   readonly latency: Partial<Record<Operation, number>> = {};
@@ -208,6 +210,10 @@ export class MemoryAws {
       invokeAsync: async (functionName, payload) => {
         await this.call('Invoke', { functionName });
         this.invocations.push({ functionName, payload: JSON.parse(JSON.stringify(payload)) });
+      },
+      putEvent: async (detailType, detail) => {
+        await this.call('PutEvents', { detailType });
+        this.events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) });
       },
     };
   }

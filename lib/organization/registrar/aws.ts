@@ -4,6 +4,7 @@
  * runtime's SDK v3 is found through NODE_PATH; every client honours AWS_ENDPOINT_URL_*, which tests point at local
  * stand-ins. Tests may replace the whole object.
  */
+import { PutEvent, sdkPutEvent } from '../../runtime/events';
 import { sdkItemTables, StoredItem } from '../../runtime/items';
 
 export interface OrgAccount {
@@ -41,6 +42,8 @@ export interface AwsIo {
   ledgerPut(table: string, pk: string, data: unknown, expected?: number): Promise<boolean>;
   ledgerDelete(table: string, pk: string): Promise<void>;
   invokeAsync(functionName: string, payload: unknown): Promise<void>;
+  /** Puts one of the library's events on the default bus (runtime/events.ts). */
+  putEvent: PutEvent;
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -119,5 +122,7 @@ export function sdkIo(): AwsIo {
       lambda ??= new sdk.LambdaClient({ maxAttempts: 3 });
       await lambda.send(new sdk.InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
     },
+
+    putEvent: sdkPutEvent(),
   };
 }

@@ -83,7 +83,9 @@ function parseSettings(value: unknown): RegistrarSettings {
   const graceMs = Number(s.graceMs);
   if (!Number.isFinite(graceMs) || graceMs < 0) throw new ConfigError(`graceMs ${String(s.graceMs)} is not a duration`);
   if (typeof s.naming.pattern !== 'string' || typeof s.naming.names !== 'object') throw new ConfigError('naming has no pattern or names');
-  return { ...s, graceMs };
+  // CloudFormation delivers a boolean as a string.
+  const policyCheck = (s.policyCheck as unknown) === true || (s.policyCheck as unknown) === 'true';
+  return { ...s, graceMs, policyCheck };
 }
 
 function parseJson(text: string, what: string): unknown {

@@ -59,6 +59,8 @@ export interface RegistrarSettings {
   readonly graceMs: number;
   /** Region Cloudcraft verifies roles from; Cloudcraft's default (us-east-1) when absent. */
   readonly verificationRegion?: string;
+  /** The member roles have Cloudcraft's minimal policy (vendored): read the live one daily and report a change. */
+  readonly policyCheck?: boolean;
 }
 
 /**

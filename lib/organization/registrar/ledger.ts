@@ -1,6 +1,6 @@
 /**
  * The ledger table: what the registrar owns (one item per account), the deployment's settings, the lease, the key's
- * pacing and the record of the last finished run. Thin I/O over `AwsIo`; the decisions are in reconcile.ts (plan)
+ * pacing, the record of the last finished run and the state of the daily policy check. Thin I/O over `AwsIo`; the decisions are in reconcile.ts (plan)
  * and lease.ts.
  */
 import { AwsIo, StoredItem } from './aws';
@@ -10,11 +10,14 @@ import { LedgerEntry } from './reconcile';
 import { Clock } from '../../runtime/clock';
 import { pacingStoreIn } from '../../runtime/items';
 import { PacingStore } from '../../runtime/pacing';
+import type { PolicyCheckState } from '../../runtime/policy-check';
 
 const ACCOUNT = 'account#';
 const DEPLOYMENT = 'meta#config';
 const LEASE = 'meta#lease';
 const RUN = 'meta#run';
+/** The daily check of Cloudcraft's minimal policy (runtime/policy-check.ts). */
+const POLICY = 'meta#policy';
 /** Runs asked for while the lease was held: any, and a deployment's (refusal back-off ignored). */
 const REQUEST = 'meta#request';
 const FORCED_REQUEST = 'meta#request-forced';
@@ -91,6 +94,14 @@ export class Ledger {
 
   async saveRun(record: RunRecord): Promise<void> {
     await this.io.ledgerPut(this.table, RUN, record);
+  }
+
+  async policyState(): Promise<PolicyCheckState | undefined> {
+    return (await this.io.ledgerGet(this.table, POLICY))?.data as PolicyCheckState | undefined;
+  }
+
+  async savePolicyState(state: PolicyCheckState): Promise<void> {
+    await this.io.ledgerPut(this.table, POLICY, state);
   }
 
   async write(entry: LedgerEntry): Promise<void> {

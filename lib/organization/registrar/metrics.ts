@@ -3,6 +3,7 @@
  * (CloudWatch Logs turns it into metrics: no API call, no permission).
  */
 import { StopKind } from './execute';
+import type { PolicyMetrics } from '../../runtime/policy-check';
 
 export interface RunSummary {
   readonly trigger: string;
@@ -22,6 +23,8 @@ export interface RunSummary {
   readonly complete: boolean;
   readonly stop?: StopKind;
   readonly error?: string;
+  /** When the run checked Cloudcraft's minimal policy. */
+  readonly policy?: PolicyMetrics;
 }
 
 export function emptySummary(trigger: string, extra: Partial<RunSummary> = {}): RunSummary {
@@ -65,6 +68,7 @@ export function metricsLine(summary: RunSummary, ctx: MetricsContext, extra: { a
     RegistrationsRemoved: summary.removed,
     CloudcraftCalls: summary.calls,
     CloudcraftRateLimited: summary.rejected429,
+    ...summary.policy,
   };
   return JSON.stringify({
     _aws: {

@@ -18,6 +18,7 @@ import { CloudcraftClient, Log } from '../../runtime/cloudcraft';
 import { Transport } from '../../runtime/http';
 import { SharedPacing } from '../../runtime/pacing';
 import { CloudcraftAccount } from '../../runtime/policy';
+import { checkPolicy, PolicyCheckResult } from '../../runtime/policy-check';
 import { Redactor } from '../../runtime/redact';
 
 export interface RunDeps {
@@ -256,6 +257,8 @@ export class Invocation {
       stop = stopOf(err);
     }
     if (stop) this.log(stop.kind === 'deadline' ? 'warn' : 'error', 'run stopped', { stop: stop.kind, error: stop.reason });
+    // Once a day, after the accounts (registration comes first), by a run that was not stopped.
+    const policy = config.policyCheck && !stop ? await this.checkPolicy(lease) : undefined;
     // Only a run that finished covers the stack-instance events sent before it started; the key's external ID is kept.
     if (complete && !stop) {
       await this.ledger.saveRun({ startedAt, keyDigest: this.keyDigest(), keyExternalId: this.currentKeyExternalId })
@@ -263,10 +266,28 @@ export class Invocation {
     }
     const error = [stop?.reason, ...problems].filter(e => e).join(' ') || undefined;
     return {
-      summary: this.summary(trigger, { desired, entries, seen, failures }, { failedInstances, progress, removed, complete, stop, error }),
+      summary: {
+        ...this.summary(trigger, { desired, entries, seen, failures }, { failedInstances, progress, removed, complete, stop, error }),
+        ...(policy?.checked ? { policy: policy.metrics } : {}),
+      },
       // A desired set missing a target is not a figure to publish: the alarm sees missing data.
       accountsKnown: desired !== undefined && problems.length === 0,
     };
+  }
+
+  /** The daily check of Cloudcraft's minimal policy (runtime/policy-check.ts), its state in the ledger. Never stops the run. */
+  private async checkPolicy(lease: Lease): Promise<PolicyCheckResult | undefined> {
+    try {
+      const client = await this.connect(lease);
+      return await checkPolicy(client, {
+        readState: () => this.ledger.policyState(),
+        writeState: state => this.ledger.savePolicyState(state),
+        putEvent: (detailType, detail) => this.deps.io.putEvent(detailType, detail),
+      }, this.log, () => this.deps.clock.now());
+    } catch (err) {
+      this.log('warn', 'the check of Cloudcraft\'s minimal policy could not be done: a later run tries again', { error: stopOf(err).reason });
+      return undefined;
+    }
   }
 
   /**
