@@ -27,6 +27,8 @@ export interface StackInstance {
 export type { StoredItem };
 
 export interface AwsIo {
+  /** Puts one of the library's events on the default bus (runtime/events.ts). */
+  readonly putEvent: PutEvent;
   accountsOf(parentId: string): Promise<OrgAccount[]>;
   ousOf(parentId: string): Promise<string[]>;
   describeAccount(accountId: string): Promise<OrgAccount | undefined>;
@@ -42,8 +44,6 @@ export interface AwsIo {
   ledgerPut(table: string, pk: string, data: unknown, expected?: number): Promise<boolean>;
   ledgerDelete(table: string, pk: string): Promise<void>;
   invokeAsync(functionName: string, payload: unknown): Promise<void>;
-  /** Puts one of the library's events on the default bus (runtime/events.ts). */
-  putEvent: PutEvent;
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports */
