@@ -106,7 +106,11 @@ export class Pacer {
     let wait = Math.max(0, this.state.blockedUntil - now);
     const windows: Array<[number, number]> = [[FAST_WINDOW_MS, this.state.fastLimit]];
     if (this.state.slowLimit !== undefined) windows.push([SLOW_WINDOW_MS, this.state.slowLimit]);
-    if (reservePerMinute > 0) windows.push([SLOW_WINDOW_MS, shareOf(this.state.slowLimit ?? DOCUMENTED_LIMIT, reservePerMinute)]);
+    // The reserve is left under the per-minute reading as learnt, and never above the documented 20: a probe that
+    // raised the budget past it (to see whether the limit grew) must not hand the probe's room to the caller.
+    if (reservePerMinute > 0) {
+      windows.push([SLOW_WINDOW_MS, shareOf(Math.min(this.state.slowLimit ?? DOCUMENTED_LIMIT, DOCUMENTED_LIMIT), reservePerMinute)]);
+    }
     for (const [ms, limit] of windows) {
       const inWindow = within(this.state.sent, now, ms + WINDOW_MARGIN_MS);
       if (inWindow.length >= limit) wait = Math.max(wait, inWindow[inWindow.length - limit] + ms + WINDOW_MARGIN_MS - now);
