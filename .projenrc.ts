@@ -35,7 +35,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   testdir: 'test',
   tsconfig: {
     // The handler is bundled by esbuild (bundle:handler), not compiled by jsii; tsconfig.dev.json type-checks it.
-    exclude: ['lib/runtime/**', 'lib/registration/handler/**', 'lib/organization/registrar/**', 'lib/diagrams/worker/**'],
+    exclude: ['lib/runtime/**', 'lib/registration/handler/**', 'lib/organization/registrar/**', 'lib/diagrams/worker/**', 'lib/registration/live-policy-function/**'],
     compilerOptions: {},
   },
   tsconfigDevFile: 'tsconfig.dev.json',
@@ -108,13 +108,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/build/', '/assets/', '/.cache/', 'cdk.out/', '/dist/', '.jsii', '.jsii.tabl.json', '/tsconfig.tsbuildinfo'],
 });
 
-for (const pattern of ['/examples/', '/tools/', '/rosetta/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/diagrams.js', '!/assets/cloudcraft-member.template.json', '!/assets/cloudcraft-integration.template.json', '!/assets/cloudcraft-organization.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
+for (const pattern of ['/examples/', '/tools/', '/rosetta/', '/.ci/', '/.cache/', '/assets/*', '!/assets/registration-handler.js', '!/assets/registrar.js', '!/assets/diagrams.js', '!/assets/live-policy.js', '!/assets/cloudcraft-member.template.json', '!/assets/cloudcraft-integration.template.json', '!/assets/cloudcraft-organization.template.json', 'cdk.out/', '/tsconfig.dev.json', '/dist/']) {
   project.npmignore?.exclude(pattern);
 }
 
 // The handler imports the AWS SDK v3 that the Lambda runtime provides; it is a dev dependency only for tests.
 project.eslint?.addOverride({
-  files: ['lib/runtime/**', 'lib/registration/handler/**', 'lib/organization/registrar/**', 'lib/diagrams/worker/**'],
+  files: ['lib/runtime/**', 'lib/registration/handler/**', 'lib/organization/registrar/**', 'lib/diagrams/worker/**', 'lib/registration/live-policy-function/**'],
   rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
 });
 
@@ -128,11 +128,12 @@ project.tasks.tryFind('install:ci')?.reset('npm ci --no-audit --no-fund');
 const bundle = (entry: string, outfile: string) => 'esbuild ' + entry + ' --bundle --platform=node --target=node24 --format=cjs --minify '
   + '--legal-comments=none --external:@aws-sdk/* --outfile=' + outfile + ' --log-level=warning';
 const bundleHandler = project.addTask('bundle:handler', {
-  description: 'Bundle the Lambda code: the registration handler, the Organization registrar and the diagram work (assets/*.js)',
+  description: 'Bundle the Lambda code: the registration handler, the Organization registrar, the diagram work and the live policy (assets/*.js)',
 });
 bundleHandler.exec(bundle('lib/registration/handler/index.ts', 'assets/registration-handler.js'));
 bundleHandler.exec(bundle('lib/organization/registrar/index.ts', 'assets/registrar.js'));
 bundleHandler.exec(bundle('lib/diagrams/worker/index.ts', 'assets/diagrams.js'));
+bundleHandler.exec(bundle('lib/registration/live-policy-function/index.ts', 'assets/live-policy.js'));
 project.preCompileTask.spawn(bundleHandler);
 
 // Standalone CloudFormation templates (for users without CDK), shipped in the package: the single-account

@@ -105,12 +105,15 @@ export interface SimulatedRequest {
   readonly context?: Record<string, string | string[]>;
 }
 
+type NamedPolicy = { name: string; policy: unknown };
+
 /**
  * What the IAM policy engine (@cloud-copilot/iam-simulate) decides for one request: 'Allowed', 'ImplicitlyDenied'
- * or 'ExplicitlyDenied', under the caller's identity policies and the resource's policy, if any.
+ * or 'ExplicitlyDenied', under the caller's identity policies, the resource's policy and the caller's permissions
+ * boundary, if any.
  */
 export async function simulate(request: SimulatedRequest,
-  policies: { identity?: Array<{ name: string; policy: unknown }>; resource?: unknown } = {}): Promise<string> {
+  policies: { identity?: NamedPolicy[]; resource?: unknown; boundary?: NamedPolicy[] } = {}): Promise<string> {
   const result: any = await runSimulation({
     request: {
       principal: request.principal,
@@ -122,6 +125,7 @@ export async function simulate(request: SimulatedRequest,
     serviceControlPolicies: [],
     resourceControlPolicies: [],
     ...(policies.resource ? { resourcePolicy: policies.resource } : {}),
+    ...(policies.boundary ? { permissionBoundaryPolicies: policies.boundary } : {}),
   } as any, {});
   if (result.resultType === 'error') throw new Error(`${request.action}: ${JSON.stringify(result.errors).slice(0, 2000)}`);
   return result.overallResult;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 /** The Lambda code shipped in the package: assets/<name>.js, built by the bundle:handler task, inlined in templates. */
-export type BundleName = 'registration-handler' | 'registrar' | 'diagrams';
+export type BundleName = 'registration-handler' | 'registrar' | 'diagrams' | 'live-policy';
 
 const cache = new Map<BundleName, string>();
 

@@ -2,6 +2,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CloudcraftIamParameters } from './cloudcraft-iam-parameters';
 import { CloudcraftRegistration, CloudcraftRegistrationOptions } from './cloudcraft-registration';
+import { CloudcraftLivePolicy } from './live-policy';
 import { CloudcraftRole, CloudcraftRoleOptions } from '../role/cloudcraft-role';
 
 /**
@@ -56,6 +57,13 @@ export class CloudcraftIntegration extends Construct {
 
     const role = new CloudcraftRole(this, 'Role', { ...props, externalId, cloudcraftAwsAccountId });
     this.registration = new CloudcraftRegistration(this, 'Registration', { ...props, role: role.role, externalId });
+    // CloudcraftAccess.minimal(): Cloudcraft's live policy, checked daily (or followed).
+    const livePolicy = role._livePolicyUse;
+    if (livePolicy !== 'none') {
+      const live = new CloudcraftLivePolicy(this, 'LivePolicy', { apiKey: props.apiKey, apiUrl: props.apiUrl, role, mode: livePolicy });
+      // The role has its permissions before Cloudcraft first reads the account.
+      if (live.resource) this.registration.node.addDependency(live.resource);
+    }
 
     this.role = role.role;
     this.roleArn = role.roleArn;

@@ -74,6 +74,13 @@ export interface PolicyVerdict {
   readonly summary: string;
 }
 
+/** What a role without the inline policy has (follow mode). */
+const NOTHING: DeployedPolicy = { document: { Version: '2012-10-17', Statement: [] }, fingerprint: 'none', version: 'none' };
+
+function localized(document: LivePolicyDocument, localize: (document: LivePolicyDocument) => LivePolicyDocument): PolicyReading {
+  return readingOf(localize(document));
+}
+
 const NO_METRICS: PolicyMetrics = { PolicyDrift: 0, PolicyUnexpected: 0, PolicyCheckFailed: 0, PolicyApplied: 0 };
 
 export function policyCheckDue(state: PolicyCheckState | undefined, now: number): boolean {
@@ -197,11 +204,14 @@ export interface PolicyCheckResult {
  * does not take is reported again by the next check (the state is written only after it).
  */
 export async function checkPolicy(client: CloudcraftClient, io: PolicyCheckIo, log: Log, now: () => number,
-  force = false): Promise<PolicyCheckResult> {
+  force = false, localize: (document: LivePolicyDocument) => LivePolicyDocument = d => d): Promise<PolicyCheckResult> {
   const state = await io.readState();
   if (!force && !policyCheckDue(state, now())) return { checked: false, metrics: NO_METRICS };
-  const reading = await readLiveMinimal(client);
-  const deployed = (io.follow ? await io.follow.applied() : undefined) ?? vendoredMinimal();
+  const read = await readLiveMinimal(client);
+  // Follow mode compares and applies the policy as the role holds it (its partition's ARNs).
+  const reading = read.kind === 'policy' && io.follow ? localized(read.document, localize) : read;
+  // Follow mode: a role without the inline policy (removed by hand) has nothing, and gets the live policy again.
+  const deployed = io.follow ? (await io.follow.applied()) ?? NOTHING : vendoredMinimal();
   const verdict = judgePolicy(state, reading, deployed, io.follow !== undefined, now());
   if (verdict.apply) await io.follow!.apply(verdict.apply);
   if (verdict.report) {

@@ -145,6 +145,11 @@ function apiUrl(raw: Raw): string {
   return normalizeApiUrl(str(raw, 'ApiUrl') ?? DEFAULT_API_URL);
 }
 
+/** What every event of the library's functions carries (ApiResourceProperties): the API URL and the key's reference. */
+export function commonProps(raw: Record<string, unknown> | undefined): CommonProps {
+  return { apiUrl: apiUrl(raw), apiKey: apiKey(raw) };
+}
+
 function naming(raw: Raw): { accountName: string; naming?: AccountNaming } {
   const pattern = str(raw, 'AccountNamePattern')?.trim();
   if (!pattern) return { accountName: required(raw, 'AccountName') };
