@@ -72,6 +72,65 @@ export interface ResponsePut {
   readonly body: any;
 }
 
+/**
+ * What the live-policy function writes: IAM's role inline policies (query protocol, XML; GetRolePolicy answers the
+ * document URL-encoded, as IAM does: https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRolePolicy.html) and
+ * SSM String parameters (JSON 1.1: GetParameter, PutParameter with Overwrite).
+ */
+export class LocalIamSsm extends LocalServer {
+  /** Inline policies by `<role>/<name>`: the document as sent. */
+  public readonly inline = new Map<string, string>();
+  public readonly parameters = new Map<string, string>();
+  public readonly roles = new Set<string>(['cloudcraft']);
+
+  protected handle(req: http.IncomingMessage, body: string, res: http.ServerResponse): void {
+    const xml = (status: number, text: string) => {
+      res.writeHead(status, { 'content-type': 'text/xml' });
+      res.end(text);
+    };
+    const iamError = (status: number, code: string) => xml(status, `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${code}</Message></Error><RequestId>r</RequestId></ErrorResponse>`);
+    if (body.includes('Action=')) {
+      const form = new URLSearchParams(body);
+      const action = form.get('Action');
+      const role = form.get('RoleName') ?? '';
+      const key = `${role}/${form.get('PolicyName')}`;
+      if (!this.roles.has(role)) return iamError(404, 'NoSuchEntity');
+      if (action === 'PutRolePolicy') {
+        this.inline.set(key, form.get('PolicyDocument') ?? '');
+        return xml(200, '<PutRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PutRolePolicyResponse>');
+      }
+      if (action === 'GetRolePolicy') {
+        const document = this.inline.get(key);
+        if (document === undefined) return iamError(404, 'NoSuchEntity');
+        return xml(200, `<GetRolePolicyResponse><GetRolePolicyResult><RoleName>${role}</RoleName><PolicyName>${form.get('PolicyName')}</PolicyName>`
+          + `<PolicyDocument>${encodeURIComponent(document)}</PolicyDocument></GetRolePolicyResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetRolePolicyResponse>`);
+      }
+      if (action === 'DeleteRolePolicy') {
+        if (!this.inline.delete(key)) return iamError(404, 'NoSuchEntity');
+        return xml(200, '<DeleteRolePolicyResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DeleteRolePolicyResponse>');
+      }
+      return iamError(400, 'InvalidAction');
+    }
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const input = JSON.parse(body || '{}');
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify(payload));
+    };
+    if (target === 'AmazonSSM.GetParameter') {
+      const value = this.parameters.get(input.Name);
+      if (value === undefined) return send(400, { __type: 'ParameterNotFound', message: 'not found' });
+      return send(200, { Parameter: { Name: input.Name, Type: 'String', Value: value, Version: 1 } });
+    }
+    if (target === 'AmazonSSM.PutParameter') {
+      if (this.parameters.has(input.Name) && input.Overwrite !== true) return send(400, { __type: 'ParameterAlreadyExists', message: 'exists' });
+      this.parameters.set(input.Name, input.Value);
+      return send(200, { Version: 2, Tier: 'Standard' });
+    }
+    send(400, { __type: 'UnknownOperationException', message: target });
+  }
+}
+
 /** CloudFormation's ResponseURL. */
 export class LocalResponseUrl extends LocalServer {
   public readonly puts: ResponsePut[] = [];
