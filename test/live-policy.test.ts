@@ -3,16 +3,13 @@
  * is refused with its reason, the fingerprint ignores spelling but not permissions, and a changed policy served by
  * the emulator, read through the real Cloudcraft client, gives the drift a user is told about.
  */
-import { CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
+import { CloudcraftEmulator, emulatorClient } from './support/cloudcraft-emulator';
 import { VirtualClock } from './support/virtual-clock';
 import customPolicy from '../lib/role/policies/cloudcraft-custom-policy.2023-08-18.json';
 import minimalPolicy from '../lib/role/policies/cloudcraft-minimal-policy.2025-01.json';
-import { CloudcraftClient } from '../lib/runtime/cloudcraft';
 import {
   documentDrift, driftAdvice, LivePolicy, MAX_LIVE_ACTIONS, MAX_LIVE_POLICY_CHARS, policyDrift, readLivePolicy, vendoredActions,
 } from '../lib/runtime/live-policy';
-import { Pacer } from '../lib/runtime/pacer';
-import { localPacing } from '../lib/runtime/pacing';
 
 const KEY = 'k'.repeat(44);
 const allow = (extra: Record<string, unknown> = {}) => ({ Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*', ...extra });
@@ -178,17 +175,7 @@ describe('drift', () => {
 test('a changed policy served by the emulator, read through the Cloudcraft client, gives its drift', async () => {
   const clock = new VirtualClock();
   const emulator = new CloudcraftEmulator({ clock, users: [{ key: KEY, externalId: 'ext' }] });
-  const client = new CloudcraftClient({
-    apiUrl: IN_PROCESS_URL,
-    apiKey: KEY,
-    keySource: 'the test',
-    clock,
-    transport: emulator.transport(),
-    pacing: localPacing(new Pacer(undefined, clock.now())),
-    log: () => undefined,
-    random: () => 0.5,
-    deadlineAt: clock.now() + 60_000,
-  });
+  const client = emulatorClient(emulator, clock, KEY);
   // One action removed, one added, and the API Gateway statement's Action as a string rather than a list.
   const [gateway, reads] = minimalPolicy.Statement;
   emulator.policies.minimal = doc(

@@ -3,14 +3,11 @@
  * registration function: its decisions directly, and the check against the emulator serving a changed policy, on
  * virtual time: a change is reported once, not every day; an unexpected answer is reported and never applied.
  */
-import { CloudcraftEmulator, IN_PROCESS_URL } from './support/cloudcraft-emulator';
+import { CloudcraftEmulator, emulatorClient } from './support/cloudcraft-emulator';
 import { VirtualClock } from './support/virtual-clock';
 import { MINIMAL_POLICY_VERSION, minimalPolicyJson } from '../lib/role/minimal-policy';
-import { CloudcraftClient } from '../lib/runtime/cloudcraft';
 import { POLICY_CHANGED } from '../lib/runtime/events';
 import { LivePolicyDocument } from '../lib/runtime/live-policy';
-import { Pacer } from '../lib/runtime/pacer';
-import { localPacing } from '../lib/runtime/pacing';
 import {
   checkPolicy, DeployedPolicy, judgePolicy, POLICY_CHECK_INTERVAL_MS, POLICY_RETRY_MS, PolicyCheckState, readingOf, vendoredMinimal,
 } from '../lib/runtime/policy-check';
@@ -110,18 +107,8 @@ describe('the check against the emulator', () => {
         },
       } : {}),
     };
-    const check = () => clock.run(() => checkPolicy(new CloudcraftClient({
-      apiUrl: IN_PROCESS_URL,
-      apiKey: KEY,
-      keySource: 'the test',
-      clock,
-      transport: emulator.transport(),
-      pacing: localPacing(new Pacer(undefined, clock.now())),
-      log: () => undefined,
-      random: () => 0.5,
-      deadlineAt: clock.now() + 60_000,
-      maxAttempts: 3,
-    }), io, (level, msg) => lines.push({ level, msg }), () => clock.now()));
+    const check = () => clock.run(() => checkPolicy(emulatorClient(emulator, clock, KEY, { maxAttempts: 3 }), io,
+      (level, msg) => lines.push({ level, msg }), () => clock.now()));
     const policyCalls = () => emulator.calls.filter(c => c.path === '/aws/account/iamParameters/policy/minimal').length;
     return { clock, emulator, events, check, policyCalls, lines, applied: () => applied };
   }

@@ -17,10 +17,11 @@ import { CloudcraftEmulator, IN_PROCESS_URL } from '../test/support/cloudcraft-e
 import { MemoryAws } from '../test/support/memory-aws';
 import { VirtualClock } from '../test/support/virtual-clock';
 
-const KEY = 'Q2xvdWRjcmFmdFRlc3RLZXlGb3JUaGVFbXVsYXRvcjA=';
-const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
-const MANAGEMENT = '100000000000';
-const STACK_ID = `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`;
+/** The benches' key, its user's external ID, the management account and the registrar's stack. */
+export const KEY = 'Q2xvdWRjcmFmdFRlc3RLZXlGb3JUaGVFbXVsYXRvcjA=';
+export const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
+export const MANAGEMENT = '100000000000';
+export const STACK_ID = `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`;
 /** What another user of the key calls: never the registrar's. */
 const FOREIGN_PATH = '/user/me';
 
@@ -59,6 +60,30 @@ interface World {
   addAccount(i: number): string;
 }
 
+/** The registrar's environment and settings in the benches (the emulator in process, a day's grace). */
+export function benchRegistrarConfig(ledgerTable: string): {
+  environment: RegistrarEnvironment; settings: Omit<RegistrarConfig, keyof RegistrarEnvironment | 'targets' | 'externalId'>;
+} {
+  return {
+    environment: {
+      apiUrl: IN_PROCESS_URL,
+      apiKey: { source: 'secretsmanager', id: `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:k` },
+      ledgerTable,
+      stackSetName: 'cloudcraft-integration',
+      stackId: STACK_ID,
+      metricsNamespace: 'cdk-cloudcraft',
+    },
+    settings: {
+      callAs: 'SELF',
+      homeRegion: 'us-east-1',
+      role: { partition: 'aws', path: '/', name: 'cloudcraft' },
+      naming: { pattern: '{name}', names: {} },
+      access: {},
+      graceMs: 86_400_000,
+    },
+  };
+}
+
 function world(c: RegistrarBenchCase): World {
   const clock = new VirtualClock();
   const emulator = new CloudcraftEmulator({
@@ -75,22 +100,7 @@ function world(c: RegistrarBenchCase): World {
     return id;
   };
   for (let i = 0; i < c.accounts; i++) addAccount(i);
-  const environment: RegistrarEnvironment = {
-    apiUrl: IN_PROCESS_URL,
-    apiKey: { source: 'secretsmanager', id: `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:k` },
-    ledgerTable: 'ledger',
-    stackSetName: 'cloudcraft-integration',
-    stackId: STACK_ID,
-    metricsNamespace: 'cdk-cloudcraft',
-  };
-  const settings: Omit<RegistrarConfig, keyof RegistrarEnvironment | 'targets' | 'externalId'> = {
-    callAs: 'SELF',
-    homeRegion: 'us-east-1',
-    role: { partition: 'aws', path: '/', name: 'cloudcraft' },
-    naming: { pattern: '{name}', names: {} },
-    access: {},
-    graceMs: 86_400_000,
-  };
+  const { environment, settings } = benchRegistrarConfig('ledger');
   const answers: Array<{ body: any; at: number }> = [];
   let seed = 42;
   let requests = 0;

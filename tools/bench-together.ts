@@ -12,22 +12,17 @@
  * anchor. Figures: seconds from the registrar's trigger to the new account's accepted POST, with and without the
  * round, and the 429s of each (the registrar's, and the key's in the measured span).
  */
+import { benchRegistrarConfig, EXTERNAL_ID, KEY, MANAGEMENT, STACK_ID } from './bench-registrar';
 import { createDiagramsHandler } from '../lib/diagrams/worker';
 import { DiagramsEnvironment } from '../lib/diagrams/worker/contract';
 import { DiagramSummary } from '../lib/diagrams/worker/run';
 import { createRegistrar, RunSummary } from '../lib/organization/registrar';
-import { RegistrarConfig } from '../lib/organization/registrar/config';
-import { RegistrarEnvironment } from '../lib/organization/registrar/contract';
 import { ItemTables } from '../lib/runtime/items';
 import { CloudcraftEmulator, IN_PROCESS_URL, SeenCall } from '../test/support/cloudcraft-emulator';
 import { MemoryAws } from '../test/support/memory-aws';
 import { MemoryDiagramIo } from '../test/support/memory-diagrams';
 import { VirtualClock } from '../test/support/virtual-clock';
 
-const KEY = 'Q2xvdWRjcmFmdFRlc3RLZXlGb3JUaGVFbXVsYXRvcjA=';
-const EXTERNAL_ID = '0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
-const MANAGEMENT = '100000000000';
-const STACK_ID = `arn:aws:cloudformation:us-east-1:${MANAGEMENT}:stack/org/1`;
 const LEDGER = 'ledger';
 const REGION = 'eu-west-1';
 /** The construct's default share: requests a minute the diagram work leaves to registration. */
@@ -119,22 +114,7 @@ function world(c: { readonly accounts: number; readonly scanMs: number }): World
   };
   for (let i = 0; i < c.accounts; i++) addAccount(i);
 
-  const environment: RegistrarEnvironment = {
-    apiUrl: IN_PROCESS_URL,
-    apiKey: { source: 'secretsmanager', id: `arn:aws:secretsmanager:us-east-1:${MANAGEMENT}:secret:k` },
-    ledgerTable: LEDGER,
-    stackSetName: 'cloudcraft-integration',
-    stackId: STACK_ID,
-    metricsNamespace: 'cdk-cloudcraft',
-  };
-  const settings: Omit<RegistrarConfig, keyof RegistrarEnvironment | 'targets' | 'externalId'> = {
-    callAs: 'SELF',
-    homeRegion: 'us-east-1',
-    role: { partition: 'aws', path: '/', name: 'cloudcraft' },
-    naming: { pattern: '{name}', names: {} },
-    access: {},
-    graceMs: DAY_MS,
-  };
+  const { environment, settings } = benchRegistrarConfig(LEDGER);
   const props = { Settings: settings, Targets: [ou], ExternalId: EXTERNAL_ID, Environment: JSON.stringify(environment) };
   const handler = createRegistrar({
     clock,

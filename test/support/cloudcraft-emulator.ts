@@ -30,7 +30,10 @@ import * as zlib from 'zlib';
 import customPolicy from '../../lib/role/policies/cloudcraft-custom-policy.2023-08-18.json';
 import minimalPolicy from '../../lib/role/policies/cloudcraft-minimal-policy.2025-01.json';
 import { Clock, systemClock } from '../../lib/runtime/clock';
+import { CloudcraftClient, CloudcraftClientOptions } from '../../lib/runtime/cloudcraft';
 import { HttpRequest, HttpResponse, Transport, TransportError } from '../../lib/runtime/http';
+import { Pacer } from '../../lib/runtime/pacer';
+import { localPacing } from '../../lib/runtime/pacing';
 
 export const CLOUDCRAFT_AWS_ACCOUNT = '968898580625';
 /** How long a snapshot request is held before 202 STILL_PROCESSING (Cloudcraft's API reference: 120 s). */
@@ -713,4 +716,24 @@ function pngChunk(type: string, data: Buffer): Buffer {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(zlib.crc32(typed), 0);
   return Buffer.concat([length, typed, crc]);
+}
+
+/**
+ * A Cloudcraft client of `key` talking to `emulator` in process on `clock`, paced by its own pacer unless `options`
+ * say otherwise; a minute to its deadline by default.
+ */
+export function emulatorClient(emulator: CloudcraftEmulator, clock: Clock, key: string,
+  options: Partial<CloudcraftClientOptions> = {}): CloudcraftClient {
+  return new CloudcraftClient({
+    apiUrl: IN_PROCESS_URL,
+    apiKey: key,
+    keySource: 'the test',
+    clock,
+    transport: emulator.transport(),
+    pacing: localPacing(new Pacer(undefined, clock.now())),
+    log: () => undefined,
+    random: () => 0.5,
+    deadlineAt: clock.now() + 60_000,
+    ...options,
+  });
 }

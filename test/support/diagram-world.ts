@@ -2,12 +2,11 @@
  * A world for the diagram work's tests: two registered accounts in the Cloudcraft emulator (on virtual time), with
  * components in two regions, the state, S3 and EventBridge in memory, and `run` for one invocation of DiagramRun.
  */
-import { CloudcraftEmulator, IN_PROCESS_URL } from './cloudcraft-emulator';
+import { CloudcraftEmulator, emulatorClient } from './cloudcraft-emulator';
 import { MemoryDiagramIo, MemoryPacingStore } from './memory-diagrams';
 import { VirtualClock } from './virtual-clock';
 import { BlueprintMode } from '../../lib/diagrams/worker/blueprint-plan';
 import { DiagramRun, DiagramSettings, SNAPSHOT_CALL_MS, SNAPSHOT_MIN_START_MS } from '../../lib/diagrams/worker/run';
-import { CloudcraftClient } from '../../lib/runtime/cloudcraft';
 import { SharedPacing } from '../../lib/runtime/pacing';
 
 export const KEY = 'k'.repeat(44);
@@ -43,15 +42,9 @@ export function world(options: WorldOptions = {}) {
   };
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
   const run = (trigger: 'schedule' | 'tick', owner = 'run-1', minutes = 14) => {
-    const client = new CloudcraftClient({
-      apiUrl: IN_PROCESS_URL,
-      apiKey: KEY,
-      keySource: 'the test',
-      clock,
-      transport: emulator.transport(),
+    const client = emulatorClient(emulator, clock, KEY, {
       pacing: new SharedPacing(pacingStore, clock.now(), undefined, { reservePerMinute: 5 }),
       log: (level, msg, fields) => lines.push({ level, msg, fields }),
-      random: () => 0.5,
       deadlineAt: clock.now() + minutes * 60_000,
       keepBodies: true,
       callTimeoutMs: SNAPSHOT_CALL_MS,
