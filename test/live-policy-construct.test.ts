@@ -61,13 +61,17 @@ describe('what is synthesized', () => {
     }
   });
 
-  test('followLivePolicy: ReadOnlyAccess as the boundary, no managed policy, the resource that applies it before the registration', () => {
+  test('followLivePolicy: ReadOnlyAccess as the boundary, the deny of data reads, this installation\'s tag, the resource before the registration', () => {
     const { template } = integration(CloudcraftAccess.minimal({ followLivePolicy: true }));
     const [roleId, role] = Object.entries(template.findResources('AWS::IAM::Role', { Properties: { RoleName: 'cloudcraft' } }))[0] as [string, any];
     expect(JSON.stringify(role.Properties.PermissionsBoundary)).toContain(':iam::aws:policy/ReadOnlyAccess');
-    expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+    // Only the explicit deny of data-plane reads: whatever Cloudcraft answers, object contents and secrets stay out.
+    expect(role.Properties.ManagedPolicyArns).toHaveLength(1);
+    const deny = Object.entries(template.findResources('AWS::IAM::ManagedPolicy')).find(([id]) => id === role.Properties.ManagedPolicyArns[0].Ref)![1] as any;
+    expect(deny.Properties.PolicyDocument.Statement[0]).toMatchObject({ Effect: 'Deny', Action: expect.arrayContaining(['s3:GetObject', 'secretsmanager:GetSecretValue']) });
+    expect(role.Properties.Tags).toEqual([{ Key: 'cdk-cloudcraft:live-policy', Value: expect.stringMatching(/LivePolicy/) }]);
     const [liveId, live] = Object.entries(template.findResources(LIVE_POLICY_TYPE))[0] as [string, any];
-    expect(live.Properties).toMatchObject({ Mode: 'follow', PolicyName: 'cloudcraft-minimal-live', RoleName: { Ref: roleId } });
+    expect(live.Properties).toMatchObject({ Mode: 'follow', RoleName: { Ref: roleId } });
     expect(live.DependsOn).toEqual(expect.arrayContaining([roleId]));
     const registration = Object.values(template.findResources('Custom::CloudcraftRegistration'))[0] as any;
     expect(registration.DependsOn).toEqual(expect.arrayContaining([liveId]));
@@ -85,6 +89,17 @@ describe('what is synthesized', () => {
       access: CloudcraftAccess.minimal({ followLivePolicy: true }),
       permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess'),
     })).toThrow(/permissionsBoundary.*ReadOnlyAccess/);
+    // A landing zone's aspect that replaces every role's boundary: refused at synth too.
+    const zone = new App();
+    const landing = new Stack(zone, 'Zone');
+    new CloudcraftIntegration(landing, 'Cloudcraft', {
+      apiKey: CloudcraftApiKey.fromSecret(secretsmanager.Secret.fromSecretNameV2(landing, 'Key', 'cloudcraft/api-key')),
+      accountName: CloudcraftAccountName.of('production'),
+      externalId: EXTERNAL_ID,
+      access: CloudcraftAccess.minimal({ followLivePolicy: true }),
+    });
+    iam.PermissionsBoundary.of(landing).apply(iam.ManagedPolicy.fromAwsManagedPolicyName('PowerUserAccess'));
+    expect(() => zone.synth()).toThrow(/needs AWS ReadOnlyAccess as the role's permissions boundary.*PowerUserAccess/s);
   });
 
   test('cdk-nag AwsSolutions: nothing unacknowledged in either mode', () => {
@@ -117,7 +132,10 @@ describe('under the IAM policy engine', () => {
     .filter(([, r]: any) => r.Type === 'AWS::IAM::ManagedPolicy' && JSON.stringify(r.Properties.Roles ?? []).includes(role))
     .map(([name, r]: any) => ({ name, policy: resolveCfn(r.Properties.PolicyDocument, refs) }));
   const functionPolicies = policiesOf('CloudcraftLivePolicyFunctionRole');
-  const asHandler = (action: string, resource: string, context: Record<string, string[]> = {}) => simulate({
+  const tagValue = (Object.values(t.Resources).find((r: any) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'cloudcraft') as any).Properties.Tags[0].Value;
+  const tagged = { 'aws:ResourceTag/cdk-cloudcraft:live-policy': tagValue };
+  const bounded = { ...tagged, 'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/ReadOnlyAccess' };
+  const asHandler = (action: string, resource: string, context: Record<string, string | string[]> = {}) => simulate({
     principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Single-LivePolicyFunctionRole/fn`, action, resource, accountId: ACCOUNT, context,
   }, { identity: functionPolicies });
 
@@ -128,15 +146,23 @@ describe('under the IAM policy engine', () => {
       { identity: handler })).toBe('ImplicitlyDenied');
   });
 
-  test('the live-policy function may change the Cloudcraft role\'s inline policy, and nothing else of it or of another role', async () => {
+  test('the live-policy function may change the inline policy of a role with this installation\'s tag (writing: under ReadOnlyAccess only), nothing else', async () => {
     expect(functionPolicies.length).toBeGreaterThan(0);
-    for (const action of ['iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy']) {
-      expect(await asHandler(action, cloudcraftRole)).toBe('Allowed');
-      expect(await asHandler(action, `arn:aws:iam::${ACCOUNT}:role/Admin`)).toBe('ImplicitlyDenied');
+    expect(await asHandler('iam:PutRolePolicy', cloudcraftRole, bounded)).toBe('Allowed');
+    for (const action of ['iam:GetRolePolicy', 'iam:DeleteRolePolicy']) expect(await asHandler(action, cloudcraftRole, tagged)).toBe('Allowed');
+    // The boundary replaced (an aspect, by hand): nothing is written.
+    expect(await asHandler('iam:PutRolePolicy', cloudcraftRole, { ...tagged, 'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/PowerUserAccess' })).toBe('ImplicitlyDenied');
+    // Another role (untagged, or another installation's tag), even with ReadOnlyAccess as its boundary.
+    const others: Array<Record<string, string>> = [{}, { 'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/ReadOnlyAccess' },
+      { ...bounded, 'aws:ResourceTag/cdk-cloudcraft:live-policy': 'Other' }];
+    for (const context of others) {
+      for (const action of ['iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy']) {
+        expect(await asHandler(action, `arn:aws:iam::${ACCOUNT}:role/Admin`, context)).toBe('ImplicitlyDenied');
+      }
     }
     for (const action of ['iam:PutRolePermissionsBoundary', 'iam:DeleteRolePermissionsBoundary', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy',
-      'iam:UpdateAssumeRolePolicy', 'iam:CreateRole', 'iam:PassRole', 'iam:TagRole']) {
-      expect(await asHandler(action, cloudcraftRole)).toBe('ImplicitlyDenied');
+      'iam:UpdateAssumeRolePolicy', 'iam:CreateRole', 'iam:PassRole', 'iam:TagRole', 'iam:UntagRole']) {
+      expect(await asHandler(action, cloudcraftRole, bounded)).toBe('ImplicitlyDenied');
     }
   });
 

@@ -24,6 +24,10 @@ class MemoryLivePolicyIo implements LivePolicyIo {
   readonly parameters = new Map<string, string>([['/cdk/state', '{}']]);
   readonly events: Array<{ detailType: string; detail: Record<string, unknown> }> = [];
   putEventFailures = 0;
+  /** PutRolePolicy refuses a document holding this action, with this error (as IAM refuses a document it does not take). */
+  refuse?: { action: string; error: string };
+  /** DeleteRolePolicy fails with this error. */
+  deleteError?: string;
   readonly putEvent = async (detailType: string, detail: Record<string, unknown>) => {
     if (this.putEventFailures > 0) {
       this.putEventFailures--;
@@ -43,9 +47,11 @@ class MemoryLivePolicyIo implements LivePolicyIo {
     return document ? JSON.parse(JSON.stringify(document)) : undefined;
   }
   async putRolePolicy(role: string, name: string, document: LivePolicyDocument) {
+    if (this.refuse && JSON.stringify(document).includes(this.refuse.action)) throw Object.assign(new Error('refused'), { name: this.refuse.error });
     this.inline.set(`${role}/${name}`, JSON.parse(JSON.stringify(document)));
   }
   async deleteRolePolicy(role: string, name: string) {
+    if (this.deleteError) throw Object.assign(new Error('refused'), { name: this.deleteError });
     return this.inline.delete(`${role}/${name}`) ? 'deleted' as const : 'gone' as const;
   }
 }
@@ -57,7 +63,6 @@ function props(mode: 'check' | 'follow', over: Partial<LivePolicyResourcePropert
     ApiKeyId: SECRET_ARN,
     Mode: mode,
     RoleName: ROLE,
-    PolicyName: POLICY,
     StateParameter: '/cdk/state',
     MetricsNamespace: 'cdk-cloudcraft',
     Partition: 'aws',
@@ -139,6 +144,21 @@ describe('Custom::CloudcraftLivePolicy (followLivePolicy)', () => {
     expect(odd.actions()).not.toContain('iam:*');
   });
 
+  test('a live policy IAM refuses at deploy time: the vendored copy; a Delete IAM refuses: success, with the command to remove it', async () => {
+    const w = setup();
+    w.h.emulator.policies.minimal = changed('ec2:DescribeCarrierGateways');
+    w.io.refuse = { action: 'ec2:DescribeCarrierGateways', error: 'MalformedPolicyDocumentException' };
+    const created = await w.resource('Create', props('follow'));
+    expect(created.answer).toMatchObject({ Status: 'SUCCESS', Data: { Source: 'vendored' }, Reason: expect.stringMatching(/IAM refused it/) });
+    expect(w.actions()).not.toContain('ec2:DescribeCarrierGateways');
+    expect(w.actions().length).toBeGreaterThan(100);
+    w.io.deleteError = 'AccessDeniedException';
+    const deleted = await w.resource('Delete', props('follow'), { PhysicalResourceId: created.answer.PhysicalResourceId });
+    expect(deleted.answer).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringMatching(/aws iam delete-role-policy --role-name cloudcraft --policy-name cloudcraft-minimal-live/) });
+    w.io.deleteError = 'ServiceFailure';
+    expect((await w.resource('Delete', props('follow'), { PhysicalResourceId: created.answer.PhysicalResourceId })).answer.Status).toBe('FAILED');
+  });
+
   test('in another partition, the policy\'s ARNs are written in it', async () => {
     const w = setup();
     await w.resource('Create', props('follow', { Partition: 'aws-us-gov' }));
@@ -210,6 +230,32 @@ describe('the daily rule\'s event', () => {
     expect(w.logs.map(l => JSON.parse(l).msg)).toEqual(expect.arrayContaining([
       'the policy check failed: the next one tries again', expect.stringMatching(/neither CloudFormation's nor the daily policy check's/),
     ]));
+  });
+
+  test('follow: a change IAM refuses is not applied and not reported; an applied change EventBridge refused is reported by the next check', async () => {
+    const w = setup();
+    await w.resource('Create', props('follow'));
+    const before = w.actions();
+    w.h.emulator.policies.minimal = changed('ec2:DescribeCoipPools');
+    w.io.refuse = { action: 'ec2:DescribeCoipPools', error: 'LimitExceededException' };
+    await w.h.clock.advance(DAY);
+    await w.daily(props('follow'));
+    expect(w.actions()).toEqual(before);
+    expect(w.io.events).toHaveLength(0);
+    expect(w.logs.map(l => JSON.parse(l)).filter(l => l._aws).at(-1)).toMatchObject({ PolicyCheckFailed: 1 });
+
+    w.io.refuse = undefined;
+    w.io.putEventFailures = 1;
+    await w.h.clock.advance(DAY);
+    await w.daily(props('follow'));
+    expect(w.actions()).toContain('ec2:DescribeCoipPools');
+    expect(w.io.events).toHaveLength(0);
+    const reads = w.policyReads();
+    await w.h.clock.advance(3_600_000);
+    await w.daily(props('follow'));
+    // Owed: put without asking Cloudcraft again.
+    expect(w.io.events).toEqual([expect.objectContaining({ detail: expect.objectContaining({ applied: true, added: ['ec2:describecoippools'] }) })]);
+    expect(w.policyReads()).toBe(reads);
   });
 
   test('EventBridge refusing the event: reported by the next check', async () => {

@@ -1,4 +1,4 @@
-import { Aws, CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { Aws, CustomResource, Duration, Names, Stack, Tags } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,8 +9,10 @@ import { Construct } from 'constructs';
 import { CloudcraftApiKey } from './api-key';
 import { DEFAULT_API_URL } from './handler/contract';
 import { SERVICE_TIMEOUT } from './handler-function';
-import { API_URLS_VARIABLE, LIVE_POLICY_TYPE, LivePolicyResourceProperties, POLICY_CHECK_EVENT, PolicyCheckEvent } from './live-policy-function/contract';
-import { acknowledge } from '../private/acknowledge';
+import {
+  API_URLS_VARIABLE, LIVE_POLICY_TYPE, LivePolicyResourceProperties, POLICY_CHECK_EVENT, PolicyCheckEvent,
+} from './live-policy-function/contract';
+import { acknowledge, findingForm } from '../private/acknowledge';
 import { bundleCode } from '../private/bundle';
 import { allowPutEvent } from '../private/events';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
@@ -20,7 +22,9 @@ import { normalizeApiUrl } from '../runtime/api-url';
 import { POLICY_CHANGED } from '../runtime/events';
 
 /** The inline policy of the Cloudcraft role that holds Cloudcraft's live minimal policy (followLivePolicy). */
-export const LIVE_POLICY_NAME = 'cloudcraft-minimal-live';
+export { LIVE_POLICY_NAME } from './live-policy-function/contract';
+/** The tag on the Cloudcraft role that lets this installation's live-policy function read, write and remove its inline policy. */
+export const LIVE_POLICY_TAG = 'cdk-cloudcraft:live-policy';
 
 export interface CloudcraftLivePolicyProps {
   readonly apiKey: CloudcraftApiKey;
@@ -66,14 +70,33 @@ export class CloudcraftLivePolicy extends Construct {
     state.grantRead(role);
     state.grantWrite(role);
     allowPutEvent(role, 'ReportPolicyChanges', POLICY_CHANGED);
+    // The Cloudcraft role's inline policies, and nothing else of it (not its boundary, trust or managed policies), by
+    // a tag of this installation: a role replaced (another name or path) keeps it until it is deleted, so the Delete of
+    // the old resource can still clean it. Writing needs the ReadOnlyAccess boundary on the role too: if anything
+    // replaced the boundary, nothing is written. Condition keys: aws:ResourceTag on the role resource,
+    // iam:PermissionsBoundary on PutRolePolicy and DeleteRolePolicy
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
+    // Reading and removing are granted in check mode too: a switch from follow to check removes the inline policy.
+    const tag = { key: LIVE_POLICY_TAG, value: Names.uniqueId(this) };
+    Tags.of(props.role).add(tag.key, tag.value);
+    const roles = Stack.of(this).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ReadAndRemoveCloudcraftsPolicy',
+      actions: ['iam:GetRolePolicy', 'iam:DeleteRolePolicy'],
+      resources: [roles],
+      conditions: { StringEquals: { [`aws:ResourceTag/${tag.key}`]: tag.value } },
+    }));
     if (props.mode === 'follow') {
-      // This role's inline policies, and nothing else: not its boundary, its trust or its managed policies
-      // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html:
-      // PutRolePolicy, GetRolePolicy and DeleteRolePolicy take the role as their resource).
       role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'FollowCloudcraftsPolicy',
-        actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
-        resources: [props.role.roleArn],
+        sid: 'ApplyCloudcraftsPolicy',
+        actions: ['iam:PutRolePolicy'],
+        resources: [roles],
+        conditions: {
+          StringEquals: {
+            [`aws:ResourceTag/${tag.key}`]: tag.value,
+            'iam:PermissionsBoundary': Stack.of(this).formatArn({ service: 'iam', region: '', account: 'aws', resource: 'policy', resourceName: 'ReadOnlyAccess' }),
+          },
+        },
       }));
     }
 
@@ -101,7 +124,6 @@ export class CloudcraftLivePolicy extends Construct {
       ...(key.field ? { ApiKeyField: key.field } : {}),
       Mode: props.mode,
       RoleName: props.role.roleName,
-      PolicyName: LIVE_POLICY_NAME,
       StateParameter: state.parameterName,
       MetricsNamespace: 'cdk-cloudcraft',
       Partition: Aws.PARTITION,
@@ -124,6 +146,10 @@ export class CloudcraftLivePolicy extends Construct {
       targets: [new targets.LambdaFunction(this.function, { event: events.RuleTargetInput.fromObject(event), retryAttempts: 0 })],
     });
     this.acknowledgeFindings(logGroup);
+    acknowledge(role.grantsPolicy!, [{
+      id: `AwsSolutions-IAM5[Resource::${findingForm(this, roles)}]`,
+      reason: 'Roles only with this installation\'s tag (aws:ResourceTag), which the Cloudcraft role carries (and keeps while a replaced one is deleted); writing also needs AWS ReadOnlyAccess as the role\'s boundary (iam:PermissionsBoundary). Actions: the role\'s inline policies only.',
+    }]);
   }
 
   private acknowledgeFindings(logGroup: logs.LogGroup): void {

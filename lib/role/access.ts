@@ -40,7 +40,9 @@ export interface MinimalAccessOptions {
   /**
    * Keep the role's permissions equal to Cloudcraft's current minimal policy, without a redeploy: the integration's
    * function reads it at deploy time and on the daily check, and applies it as the role's inline policy. The role gets
-   * AWS `ReadOnlyAccess` as its permissions boundary, so whatever the answer holds, the role never exceeds read-only.
+   * AWS `ReadOnlyAccess` as its permissions boundary and the explicit deny of data-plane reads of
+   * `readOnlyAccess({ denyDataReads: true })`, so whatever the answer holds, the role never exceeds reading the
+   * account's configuration.
    * When the policy cannot be read at deploy time, the vendored copy is applied. Only with `CloudcraftIntegration`
    * (one account): in an Organization the member accounts have no function, and the registrar gets no IAM rights there.
    *
@@ -140,6 +142,21 @@ function findingsForResources(rule: string, statements: StatementJson[], reason:
   return [...resources].map(r => ({ id: `${rule}[Resource::${r}]`, reason }));
 }
 
+/** The explicit deny of data-plane reads that ReadOnlyAccess allows and a diagram never needs. */
+function denyDataReadsPolicy(scope: Construct): iam.ManagedPolicy {
+  return new iam.ManagedPolicy(scope, 'DenyDataReads', {
+    description: 'cdk-cloudcraft: denies the Cloudcraft role data-plane reads that ReadOnlyAccess allows and a diagram never needs (object contents, secret and parameter values, table items, queue and stream records, log events, images, source code).',
+    document: new iam.PolicyDocument({
+      statements: [new iam.PolicyStatement({
+        sid: 'DenyDataPlaneReads',
+        effect: iam.Effect.DENY,
+        actions: DENIED_DATA_READS.map(d => d.action),
+        resources: ['*'],
+      })],
+    }),
+  });
+}
+
 class ReadOnlyAccessGrant extends CloudcraftAccess {
   public readonly description: string;
 
@@ -150,19 +167,7 @@ class ReadOnlyAccessGrant extends CloudcraftAccess {
 
   public _bind(scope: Construct): AccessBinding {
     const managedPolicies: iam.IManagedPolicy[] = [iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess')];
-    if (this.denyDataReads) {
-      managedPolicies.push(new iam.ManagedPolicy(scope, 'DenyDataReads', {
-        description: 'cdk-cloudcraft: denies the Cloudcraft role data-plane reads that ReadOnlyAccess allows and a diagram never needs (object contents, secret and parameter values, table items, queue and stream records, log events, images, source code).',
-        document: new iam.PolicyDocument({
-          statements: [new iam.PolicyStatement({
-            sid: 'DenyDataPlaneReads',
-            effect: iam.Effect.DENY,
-            actions: DENIED_DATA_READS.map(d => d.action),
-            resources: ['*'],
-          })],
-        }),
-      }));
-    }
+    if (this.denyDataReads) managedPolicies.push(denyDataReadsPolicy(scope));
     return {
       managedPolicies,
       roleAcknowledgements: [{
@@ -188,9 +193,10 @@ class MinimalGrant extends CloudcraftAccess {
 
   public _bind(scope: Construct): AccessBinding {
     if (this.follow) {
-      // The permissions are the inline policy the integration's function applies; the boundary caps them.
+      // The permissions are the inline policy the integration's function applies; the boundary caps them at reads, and
+      // the explicit deny keeps data-plane reads (object contents, secret values, ...) out whatever Cloudcraft answers.
       return {
-        managedPolicies: [],
+        managedPolicies: [denyDataReadsPolicy(scope)],
         permissionsBoundary: iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'),
         roleAcknowledgements: [],
       };

@@ -9,6 +9,9 @@ import {
   validateRoleName, validateRolePath,
 } from '../private/validate';
 
+/** A resource as CloudFormation gets it (the role's, to read its boundary as rendered). */
+type RenderedTemplate = { Resources?: Record<string, { Properties?: Record<string, unknown> }> };
+
 /** Cloudcraft roles with a fixed name, per stack (IAM role names are unique in an account). */
 const NAMED_ROLES = new WeakMap<Stack, Map<string, string>>();
 
@@ -142,6 +145,20 @@ export class CloudcraftRole extends Construct {
     this._livePolicyUse = access._livePolicy();
     if (this._livePolicyUse === 'follow') {
       // Only an integration's function can apply the live policy: a role that nobody follows would have no permissions.
+      // And the boundary must be the one rendered: an aspect (PermissionsBoundary.of(app).apply(...)) may replace it.
+      this.node.addValidation({
+        validate: () => {
+          // As rendered, property overrides included (PermissionsBoundary.of(...).apply() overrides the property).
+          const cfn = this.role.node.defaultChild as unknown as { _toCloudFormation(): RenderedTemplate };
+          const rendered = Stack.of(this).resolve(cfn._toCloudFormation()) as RenderedTemplate;
+          const boundary = JSON.stringify(Object.values(rendered.Resources ?? {})[0]?.Properties?.PermissionsBoundary ?? null);
+          if (!boundary.includes(':iam::aws:policy/ReadOnlyAccess')) {
+            return [`${this.node.path}: CloudcraftAccess.minimal({ followLivePolicy: true }) needs AWS ReadOnlyAccess as the role's permissions boundary, `
+              + `and the role renders ${boundary}: something replaced it (PermissionsBoundary.of(...).apply()?). Exclude this role from it, or use CloudcraftAccess.minimal().`];
+          }
+          return [];
+        },
+      });
       this.node.addValidation({
         validate: () => this.followedBy ? [] : [`${this.node.path}: CloudcraftAccess.minimal({ followLivePolicy: true }) needs a function that applies `
           + 'the live policy: use it with CloudcraftIntegration (one account). A CloudcraftRole on its own, or the member roles of an Organization, '

@@ -30,6 +30,8 @@ export interface PolicyCheckState {
   /** When the live policy last read as a policy, and its fingerprint. */
   readonly readAt?: number;
   readonly liveFingerprint?: string;
+  /** A change applied (follow mode) whose event EventBridge has not taken yet: put by the next check first. */
+  readonly owed?: PolicyReport;
 }
 
 /** What one read of the live policy gave. */
@@ -205,7 +207,14 @@ export interface PolicyCheckResult {
  */
 export async function checkPolicy(client: CloudcraftClient, io: PolicyCheckIo, log: Log, now: () => number,
   force = false, localize: (document: LivePolicyDocument) => LivePolicyDocument = d => d): Promise<PolicyCheckResult> {
-  const state = await io.readState();
+  let state = await io.readState();
+  if (state?.owed) {
+    // An applied change is reported once, even when EventBridge failed the first time (no Cloudcraft call for it).
+    await io.putEvent(POLICY_CHANGED, state.owed.detail);
+    const { owed: _owed, ...rest } = state;
+    state = rest;
+    await io.writeState(state);
+  }
   if (!force && !policyCheckDue(state, now())) return { checked: false, metrics: NO_METRICS };
   const read = await readLiveMinimal(client);
   // Follow mode compares and applies the policy as the role holds it (its partition's ARNs).
@@ -213,7 +222,19 @@ export async function checkPolicy(client: CloudcraftClient, io: PolicyCheckIo, l
   // Follow mode: a role without the inline policy (removed by hand) has nothing, and gets the live policy again.
   const deployed = io.follow ? (await io.follow.applied()) ?? NOTHING : vendoredMinimal();
   const verdict = judgePolicy(state, reading, deployed, io.follow !== undefined, now());
-  if (verdict.apply) await io.follow!.apply(verdict.apply);
+  if (verdict.apply) {
+    try {
+      await io.follow!.apply(verdict.apply);
+    } catch (err) {
+      // IAM refused it (a document it does not take, a throttle): the role keeps what it has; the next check tries again.
+      const error = `${(err as Error)?.name ?? 'Error'}: ${String((err as Error)?.message ?? err).slice(0, 300)}`;
+      log('error', 'Cloudcraft\'s minimal policy could not be applied to the role: it keeps the policy it has', { error });
+      await io.writeState({ ...state, nextAt: now() + POLICY_RETRY_MS });
+      return { checked: true, metrics: { ...NO_METRICS, PolicyCheckFailed: 1 }, summary: `not applied (${error})` };
+    }
+    // Applied: the report is owed until EventBridge takes it.
+    await io.writeState({ ...verdict.state, owed: verdict.report });
+  }
   if (verdict.report) {
     // Every action, not only the first few the message names.
     const { added, removed, otherResources, reason } = verdict.report.detail;

@@ -62,15 +62,15 @@ export type BlueprintCall =
   | { readonly kind: 'create' }
   /** GET /blueprint/{id}: who changed it last, and its ETag (when the version written last has no ETag). */
   | { readonly kind: 'check' }
-  /** PUT /blueprint/{id}, guarded by If-Match when `ifMatch` is given. */
-  | { readonly kind: 'update'; readonly ifMatch?: string };
+  /** PUT /blueprint/{id}, guarded by If-Match when `ifMatch` is given (`checked`: the ETag a check just read). */
+  | { readonly kind: 'update'; readonly ifMatch?: string; readonly checked?: boolean };
 
 export function blueprintCall(blueprint: BlueprintRecord | undefined, checked?: { readonly etag?: string }): BlueprintCall {
   const b = blueprint ?? {};
   if (b.unsure) return { kind: 'find' };
   if (b.id === undefined) return { kind: 'create' };
   if (b.etag !== undefined) return { kind: 'update', ifMatch: b.etag };
-  if (checked) return { kind: 'update', ...(checked.etag !== undefined ? { ifMatch: checked.etag } : {}) };
+  if (checked) return { kind: 'update', checked: true, ...(checked.etag !== undefined ? { ifMatch: checked.etag } : {}) };
   return { kind: 'check' };
 }
 
@@ -91,7 +91,9 @@ export function classifyBlueprint(outcome: CallOutcome): BlueprintAnswer {
   if (outcome.kind === 'network') return { kind: 'transient', reason: `no answer (${outcome.error})`, maybeDone: outcome.cause !== 'local' };
   const said = errorMessage(outcome.body);
   const detail = said ? `: "${truncate(said, 200)}"` : '';
-  if (outcome.status >= 200 && outcome.status < 300) return { kind: 'ok', status: outcome.status, ...(outcome.etag ? { etag: outcome.etag } : {}), body: outcome.body };
+  // A weak ETag (W/"...") never matches If-Match, which compares strongly (RFC 9110, 13.1.1): treated as none.
+  const etag = outcome.etag && !outcome.etag.startsWith('W/') ? outcome.etag : undefined;
+  if (outcome.status >= 200 && outcome.status < 300) return { kind: 'ok', status: outcome.status, ...(etag ? { etag } : {}), body: outcome.body };
   if (outcome.status === 412) return { kind: 'edited' };
   if (outcome.status === 404) return { kind: 'gone' };
   if (outcome.status === 401) return { kind: 'unauthorized', reason: `Cloudcraft answered 401${detail}` };
@@ -152,6 +154,10 @@ export function afterBlueprint(blueprint: BlueprintRecord | undefined, call: Blu
       if (answer.kind === 'gone') return { blueprint: forget(b), event: 'none' };
       if (answer.kind === 'edited') {
         if (call.ifMatch === undefined) return failed('Cloudcraft answered 412 to a write without If-Match');
+        // The ETag a check just read, refused: not a person's edit; bounded as a failure.
+        if (call.checked) return failed('Cloudcraft refused the blueprint\'s own current ETag (412)');
+        // Our own earlier write may have landed with its answer lost: who changed it last tells (a check, then the write).
+        if (b.owner !== undefined) return { blueprint: { ...b, etag: undefined }, event: 'none' };
         return edited(b, hash, mode, now);
       }
       return { blueprint: written(b, hash, answer.etag), event: 'written' };
@@ -162,8 +168,8 @@ export function afterBlueprint(blueprint: BlueprintRecord | undefined, call: Blu
 /** Someone else changed the blueprint. */
 function edited(b: BlueprintRecord, hash: string, mode: BlueprintMode, now: number): BlueprintNext {
   if (mode === 'overwrite') {
-    // Written again without If-Match in the same step.
-    return { blueprint: { ...b, etag: undefined, owner: undefined }, event: 'none', checked: {} };
+    // Written again without If-Match in the same step (the owner stays: a later mode can still tell edits).
+    return { blueprint: { ...b, etag: undefined }, event: 'none', checked: {} };
   }
   if (mode === 'fork') {
     // The edited blueprint is the people's now; a new one is made from the diagram.

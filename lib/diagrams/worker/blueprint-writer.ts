@@ -61,11 +61,15 @@ export class BlueprintWriter {
     let body: unknown;
     if (call.kind === 'create' || call.kind === 'update') {
       const prepared = await this.body(record, name);
-      if (typeof prepared === 'string') {
-        // Not sent: counted as a failed attempt of this change.
-        return { kind: 'answer', next: afterBlueprint(record.blueprint, call, { kind: 'refused', reason: prepared }, record.hash!, this.deps.mode, this.deps.clock.now(), name) };
+      if ('unavailable' in prepared) {
+        // Not this blueprint's failure (the account list could not be read): not counted; the next invocation tries.
+        return { kind: 'answer', next: { blueprint: { ...record.blueprint, lastError: prepared.unavailable }, event: 'failed' } };
       }
-      body = prepared;
+      if ('refused' in prepared) {
+        // Not sent: counted as a failed attempt of this change.
+        return { kind: 'answer', next: afterBlueprint(record.blueprint, call, { kind: 'refused', reason: prepared.refused }, record.hash!, this.deps.mode, this.deps.clock.now(), name) };
+      }
+      body = prepared.data;
     }
     const [method, path] = call.kind === 'find' ? ['GET', '/blueprint'] as const
       : call.kind === 'create' ? ['POST', '/blueprint'] as const
@@ -84,22 +88,25 @@ export class BlueprintWriter {
   }
 
   /** The request body: the diagram as the blueprint's data, named, shared with the account's teams; or why it cannot be made. */
-  private async body(record: TargetRecord, name: string): Promise<Record<string, unknown> | string> {
+  private async body(record: TargetRecord, name: string): Promise<{ data: Record<string, unknown> } | { refused: string } | { unavailable: string }> {
     const text = (record.keys?.json ? await this.deps.getObject(record.keys.json) : undefined)
       ?? await this.deps.getObject(`${this.deps.base(record)}latest.json`);
     const diagram = text !== undefined ? unwrapSnapshot(parse(text)) : undefined;
-    if (!diagram) return 'the diagram\'s JSON could not be read from the bucket';
+    if (!diagram) return { refused: 'the diagram\'s JSON could not be read from the bucket' };
+    // One list per invocation, whatever it gave (a failure too: the next invocation asks again).
     const accounts = await (this.accounts ??= this.listAccounts());
-    if (typeof accounts === 'string') return accounts;
+    if (typeof accounts === 'string') return { unavailable: accounts };
     const access = accounts.get(record.registrationId);
-    if (!access) return `Cloudcraft no longer lists the registration ${record.registrationId}`;
+    if (!access) return { refused: `Cloudcraft no longer lists the registration ${record.registrationId}` };
     const teams = (list: unknown) => (Array.isArray(list) ? list.filter((t): t is string => typeof t === 'string') : undefined);
     const readAccess = teams(access.readAccess);
     const writeAccess = teams(access.writeAccess);
     return {
-      data: { ...diagram, name },
-      ...(readAccess ? { readAccess } : {}),
-      ...(writeAccess ? { writeAccess } : {}),
+      data: {
+        data: { ...diagram, name },
+        ...(readAccess ? { readAccess } : {}),
+        ...(writeAccess ? { writeAccess } : {}),
+      },
     };
   }
 
@@ -112,8 +119,6 @@ export class BlueprintWriter {
     }
     const accounts = outcome.kind === 'response' && outcome.status === 200 ? (outcome.body as { accounts?: unknown } | null)?.accounts : undefined;
     if (!Array.isArray(accounts)) {
-      // Asked again by the next invocation.
-      this.accounts = undefined;
       return `the account list (the teams to share the blueprint with) could not be read (${outcome.kind === 'response' ? outcome.status : outcome.error})`;
     }
     return new Map(accounts.filter(a => typeof a?.id === 'string').map(a => [a.id as string, a as Access]));

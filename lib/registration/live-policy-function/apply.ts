@@ -47,9 +47,19 @@ export async function applyAtDeploy(client: CloudcraftClient, props: LivePolicyP
   now: number): Promise<CfnResult> {
   const reading = await readLiveMinimal(client);
   const vendored = vendoredMinimal();
-  const [source, document, why] = reading.kind === 'policy' ? ['live', reading.document, undefined] as const : ['vendored', vendored.document, reading.reason] as const;
-  const applied = inPartition(document, partition);
-  await io.putRolePolicy(props.roleName, props.policyName, applied);
+  let [source, document, why]: ['live' | 'vendored', LivePolicyDocument, string | undefined] = reading.kind === 'policy'
+    ? ['live', reading.document, undefined] : ['vendored', vendored.document, reading.reason];
+  let applied = inPartition(document, partition);
+  try {
+    await io.putRolePolicy(props.roleName, props.policyName, applied);
+  } catch (err) {
+    // IAM refused the live document (MalformedPolicyDocument, LimitExceeded): the vendored copy, as when it cannot be read.
+    const name = (err as { name?: string }).name ?? '';
+    if (source !== 'live' || !/MalformedPolicyDocument|LimitExceeded/.test(name)) throw err;
+    [source, document, why] = ['vendored', vendored.document, `IAM refused it: ${name}`];
+    applied = inPartition(document, partition);
+    await io.putRolePolicy(props.roleName, props.policyName, applied);
+  }
   const fingerprint = readingOf(applied).kind === 'policy' ? (readingOf(applied) as { fingerprint: string }).fingerprint : '';
   // The next check in a day; what was reported before stays (an unexpected answer is not reported again).
   const state = await io.readState(props.stateParameter).catch(() => undefined);
@@ -65,9 +75,23 @@ export async function applyAtDeploy(client: CloudcraftClient, props: LivePolicyP
   };
 }
 
-/** Delete: the inline policy goes (already gone is fine). */
-export async function removeAtDelete(props: LivePolicyProps, physicalId: string | undefined, io: LivePolicyIo): Promise<CfnResult> {
-  const removed = await io.deleteRolePolicy(props.roleName, props.policyName);
+/**
+ * Delete: the inline policy goes (already gone is fine). Refused by IAM, the Delete still succeeds with the command
+ * that removes it by hand: the role no longer carries this installation's tag (access was switched away from
+ * minimal() in the same deployment), and a failed Delete would only leave the stack in UPDATE_COMPLETE_CLEANUP_FAILED.
+ */
+export async function removeAtDelete(props: LivePolicyProps, physicalId: string | undefined, io: LivePolicyIo, log: Log): Promise<CfnResult> {
+  let removed: 'deleted' | 'gone';
+  try {
+    removed = await io.deleteRolePolicy(props.roleName, props.policyName);
+  } catch (err) {
+    const name = (err as { name?: string }).name ?? 'Error';
+    if (!/AccessDenied/.test(name)) throw err;
+    const reason = `The inline policy ${props.policyName} of ${props.roleName} could not be removed (${name}): remove it with `
+      + `"aws iam delete-role-policy --role-name ${props.roleName} --policy-name ${props.policyName}".`;
+    log('warn', reason);
+    return { status: 'SUCCESS', physicalId: physicalId ?? livePolicyPhysicalId(props), reason };
+  }
   return {
     status: 'SUCCESS',
     physicalId: physicalId ?? livePolicyPhysicalId(props),

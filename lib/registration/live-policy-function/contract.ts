@@ -11,6 +11,8 @@ import type { ApiResourceProperties } from '../handler/contract';
  * vendored), `Fingerprint`.
  */
 export const LIVE_POLICY_TYPE = 'Custom::CloudcraftLivePolicy';
+/** The inline policy of the Cloudcraft role that holds Cloudcraft's live minimal policy: the function writes no other. */
+export const LIVE_POLICY_NAME = 'cloudcraft-minimal-live';
 /** The event of the daily rule that checks (or follows) Cloudcraft's minimal policy: its `cdkCloudcraft` field. */
 export const POLICY_CHECK_EVENT = 'policy-check';
 /** The function's environment variable: the API URL it may send the key to (JSON list), fixed at synth. */
@@ -18,12 +20,10 @@ export { API_URLS_VARIABLE } from '../handler/contract';
 
 /** Custom::CloudcraftLivePolicy, and the `properties` of the daily rule's event. */
 export interface LivePolicyResourceProperties extends ApiResourceProperties {
-  /** `check`: report a change; `follow`: apply it as the role's inline policy `PolicyName`. */
+  /** `check`: report a change; `follow`: apply it as the role's inline policy `cloudcraft-minimal-live`. */
   readonly Mode: 'check' | 'follow';
   /** The Cloudcraft role. */
   readonly RoleName: string;
-  /** The role's inline policy that holds Cloudcraft's policy (follow). */
-  readonly PolicyName: string;
   /** The SSM parameter that keeps the check's state (what was reported). */
   readonly StateParameter: string;
   /** The namespace of the check's metrics. */

@@ -115,7 +115,7 @@ async function onResource(deps: LivePolicyDeps, event: CfnEvent, log: Log, redac
     if (event.RequestType === 'Delete') return { status: 'SUCCESS', physicalId: event.PhysicalResourceId ?? 'cloudcraft-live-policy:none', reason: String((err as Error).message) };
     throw err;
   }
-  if (event.RequestType === 'Delete') return removeAtDelete(props, event.PhysicalResourceId, deps.io);
+  if (event.RequestType === 'Delete') return removeAtDelete(props, event.PhysicalResourceId, deps.io, log);
   return applyAtDeploy(await connect(deps, props, log, redactor, deadlineAt), props, props.partition, deps.io, log, deps.clock.now());
 }
 

@@ -2,7 +2,7 @@
  * The properties of Custom::CloudcraftLivePolicy and of the daily rule's event (contract.ts), parsed strictly from
  * what CloudFormation and EventBridge deliver (strings). Pure.
  */
-import { LivePolicyResourceProperties } from './contract';
+import { LIVE_POLICY_NAME, LivePolicyResourceProperties } from './contract';
 import { CommonProps, commonProps, PropertyError } from '../handler/properties';
 
 export interface LivePolicyProps extends CommonProps {
@@ -31,7 +31,8 @@ export function parseLivePolicyProps(raw: Record<string, unknown> | undefined): 
     ...commonProps(raw),
     mode,
     roleName,
-    policyName: value('PolicyName'),
+    // Only ever this one: an event cannot name another inline policy.
+    policyName: LIVE_POLICY_NAME,
     stateParameter: value('StateParameter'),
     metricsNamespace: value('MetricsNamespace'),
     partition,
