@@ -9,7 +9,7 @@ import { CloudcraftClient, Log } from '../../runtime/cloudcraft';
 import { PutEvent } from '../../runtime/events';
 import { LivePolicyDocument } from '../../runtime/live-policy';
 import {
-  checkPolicy, DeployedPolicy, PolicyCheckResult, PolicyCheckState, readingOf, readLiveMinimal, vendoredMinimal,
+  checkPolicy, DeployedPolicy, POLICY_CHECK_INTERVAL_MS, PolicyCheckResult, PolicyCheckState, readingOf, readLiveMinimal, vendoredMinimal,
 } from '../../runtime/policy-check';
 import { CfnResult } from '../../runtime/respond';
 
@@ -60,10 +60,11 @@ export async function applyAtDeploy(client: CloudcraftClient, props: LivePolicyP
     applied = inPartition(document, partition);
     await io.putRolePolicy(props.roleName, props.policyName, applied);
   }
-  const fingerprint = readingOf(applied).kind === 'policy' ? (readingOf(applied) as { fingerprint: string }).fingerprint : '';
+  const read = readingOf(applied);
+  const fingerprint = read.kind === 'policy' ? read.fingerprint : '';
   // The next check in a day; what was reported before stays (an unexpected answer is not reported again).
   const state = await io.readState(props.stateParameter).catch(() => undefined);
-  await io.writeState(props.stateParameter, { ...state, nextAt: now + 23 * 3_600_000 }).catch(err => {
+  await io.writeState(props.stateParameter, { ...state, nextAt: now + POLICY_CHECK_INTERVAL_MS }).catch(err => {
     log('warn', 'the policy check\'s state could not be written: the next check comes sooner', { error: (err as Error)?.name });
   });
   log(source === 'live' ? 'info' : 'warn', `applied Cloudcraft's ${source} minimal policy to the role`, { role: props.roleName, why });
