@@ -44,7 +44,7 @@ export class BlueprintWriter {
     let blueprint = record.blueprint;
     // A check is followed by its update in the same step.
     for (let i = 0; i < 2; i++) {
-      const result = await this.send(record, call, name);
+      const result = await this.send(record, blueprint, call, name);
       if (result.kind !== 'answer') return result;
       const next: BlueprintNext = result.next ?? afterBlueprint(blueprint, call, result.answer!, hash, this.deps.mode, this.deps.clock.now(), name);
       blueprint = next.blueprint;
@@ -54,20 +54,20 @@ export class BlueprintWriter {
     return { kind: 'done', blueprint: blueprint ?? {}, event: 'none' };
   }
 
-  private async send(record: TargetRecord, call: BlueprintCall, name: string): Promise<
+  private async send(record: TargetRecord, blueprint: BlueprintRecord | undefined, call: BlueprintCall, name: string): Promise<
     | { kind: 'answer'; answer?: ReturnType<typeof classifyBlueprint>; next?: BlueprintNext }
     | { kind: 'unauthorized'; reason: string } | { kind: 'out-of-time' }> {
-    const id = encodeURIComponent(record.blueprint?.id ?? '');
+    const id = encodeURIComponent(blueprint?.id ?? '');
     let body: unknown;
     if (call.kind === 'create' || call.kind === 'update') {
       const prepared = await this.body(record, name);
       if ('unavailable' in prepared) {
         // Not this blueprint's failure (the account list could not be read): not counted; the next invocation tries.
-        return { kind: 'answer', next: { blueprint: { ...record.blueprint, lastError: prepared.unavailable }, event: 'failed' } };
+        return { kind: 'answer', next: { blueprint: { ...blueprint, lastError: prepared.unavailable }, event: 'failed' } };
       }
       if ('refused' in prepared) {
         // Not sent: counted as a failed attempt of this change.
-        return { kind: 'answer', next: afterBlueprint(record.blueprint, call, { kind: 'refused', reason: prepared.refused }, record.hash!, this.deps.mode, this.deps.clock.now(), name) };
+        return { kind: 'answer', next: afterBlueprint(blueprint, call, { kind: 'refused', reason: prepared.refused }, record.hash!, this.deps.mode, this.deps.clock.now(), name) };
       }
       body = prepared.data;
     }
