@@ -13,7 +13,7 @@ import {
 } from './worker/contract';
 import { CloudcraftOrganizationIntegration } from '../organization/organization-integration';
 import { acknowledge, findingForm } from '../private/acknowledge';
-import { bundleCode } from '../private/bundle';
+import { bundledFunction } from '../private/bundle';
 import { allowPutEvent } from '../private/events';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { CloudcraftValidationError, functionEnvironment, validateApiUrl, validateRegion } from '../private/validate';
@@ -353,10 +353,7 @@ export class CloudcraftDiagrams extends Construct {
     });
     const fn = new lambda.Function(this, 'Function', {
       description: 'cdk-cloudcraft: keeps each connected account\'s Cloudcraft diagram in S3, and announces changes',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline(bundleCode('diagrams')),
+      ...bundledFunction('diagrams'),
       timeout: Duration.minutes(15),
       memorySize: 512,
       role,

@@ -13,7 +13,7 @@ import {
   RegistrarEnvironment, RegistrarResourceProperties, RegistrarSettings, TeamAccessSettings,
 } from './registrar/contract';
 import { acknowledge, findingForm } from '../private/acknowledge';
-import { bundleCode } from '../private/bundle';
+import { bundledFunction } from '../private/bundle';
 import { allowPutEvent } from '../private/events';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { CLOUDCRAFT_AWS_ACCOUNT_ID, CloudcraftValidationError, functionEnvironment, validateApiUrl, validateRegion } from '../private/validate';
@@ -444,10 +444,7 @@ export class CloudcraftOrganizationIntegration extends Construct {
 
     const registrar = new lambda.Function(this, 'Registrar', {
       description: 'cdk-cloudcraft: keeps Cloudcraft in step with the AWS Organization (the one writer for the API key)',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline(bundleCode('registrar')),
+      ...bundledFunction('registrar'),
       timeout: REGISTRAR_TIMEOUT,
       memorySize: 512,
       role,

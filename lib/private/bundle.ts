@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** The Lambda code shipped in the package: assets/<name>.js, built by the bundle:handler task, inlined in templates. */
 export type BundleName = 'registration-handler' | 'registrar' | 'diagrams' | 'live-policy';
@@ -18,4 +19,17 @@ export function bundleCode(name: BundleName): string {
     cache.set(name, code);
   }
   return code;
+}
+
+/**
+ * What every function of the library is, whichever bundle it runs: Node.js 24 on arm64, the bundle inlined in the
+ * template (no file asset), its `handler` export. The rest (role, timeout, memory, environment) is each construct's.
+ */
+export function bundledFunction(name: BundleName): Pick<lambda.FunctionProps, 'runtime' | 'architecture' | 'handler' | 'code'> {
+  return {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline(bundleCode(name)),
+  };
 }

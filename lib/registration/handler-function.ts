@@ -8,7 +8,7 @@ import {
   API_URLS_VARIABLE, ApiResourceProperties, DEFAULT_API_URL, IAM_PARAMETERS_TYPE, REGISTRATION_TYPE, RegistrationResourceProperties,
 } from './handler/contract';
 import { acknowledge } from '../private/acknowledge';
-import { bundleCode } from '../private/bundle';
+import { bundledFunction } from '../private/bundle';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { validateApiUrl } from '../private/validate';
 import { normalizeApiUrl } from '../runtime/api-url';
@@ -22,13 +22,6 @@ import { normalizeApiUrl } from '../runtime/api-url';
 export const HANDLER_TIMEOUT = Duration.minutes(15);
 /** How long CloudFormation waits for an answer: a little more than the function's own timeout. */
 export const SERVICE_TIMEOUT = Duration.minutes(16);
-
-
-/** The inline code of the handler, read once. */
-/** The bundled handler (built by the `bundle:handler` task from lib/registration/handler/). */
-export function handlerCode(): string {
-  return bundleCode('registration-handler');
-}
 
 /**
  * The one function per stack that serves every Cloudcraft custom resource in it, with its own role and log
@@ -63,10 +56,7 @@ export class CloudcraftHandler extends Construct {
     }, 'cdk-cloudcraft handler: read the Cloudcraft API key, write the handler\'s own log group, list its stack\'s resources');
     this.function = new lambda.Function(this, 'Function', {
       description: 'cdk-cloudcraft: registers AWS accounts with Cloudcraft (custom resource handler)',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline(handlerCode()),
+      ...bundledFunction('registration-handler'),
       timeout: HANDLER_TIMEOUT,
       memorySize: 256,
       role: this.role,

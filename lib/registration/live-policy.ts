@@ -13,7 +13,7 @@ import {
   API_URLS_VARIABLE, LIVE_POLICY_TYPE, LivePolicyResourceProperties, POLICY_CHECK_EVENT, PolicyCheckEvent,
 } from './live-policy-function/contract';
 import { acknowledge, findingForm } from '../private/acknowledge';
-import { bundleCode } from '../private/bundle';
+import { bundledFunction } from '../private/bundle';
 import { allowPutEvent } from '../private/events';
 import { ManagedPolicyRole } from '../private/managed-policy-role';
 import { validateApiUrl } from '../private/validate';
@@ -102,10 +102,7 @@ export class CloudcraftLivePolicy extends Construct {
 
     this.function = new lambda.Function(this, 'Function', {
       description: 'cdk-cloudcraft: checks Cloudcraft\'s minimal policy daily (and applies it to the Cloudcraft role in follow mode)',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline(bundleCode('live-policy')),
+      ...bundledFunction('live-policy'),
       timeout: Duration.minutes(5),
       memorySize: 256,
       role,
