@@ -60,6 +60,24 @@ interface World {
   addAccount(i: number): string;
 }
 
+/**
+ * An Organization in memory with `accounts` member accounts in one OU, each with its stack instance CURRENT and its
+ * Cloudcraft role known to the emulator; `addAccount` adds one more (`also` for what else a member needs).
+ */
+export function benchOrganization(emulator: CloudcraftEmulator, accounts: number, also: (id: string) => void = () => undefined) {
+  const aws = new MemoryAws({ managementAccountId: MANAGEMENT });
+  const ou = aws.orgs.addOu(aws.orgs.rootId, 'workloads');
+  const addAccount = (i: number) => {
+    const id = aws.orgs.addAccount({ name: `account-${i}`, parentId: ou });
+    aws.cfn.setInstance({ account: id, region: 'us-east-1', status: 'CURRENT', detailedStatus: 'SUCCEEDED' });
+    emulator.addRole(`arn:aws:iam::${id}:role/cloudcraft`, { externalId: EXTERNAL_ID });
+    also(id);
+    return id;
+  };
+  for (let i = 0; i < accounts; i++) addAccount(i);
+  return { aws, ou, addAccount };
+}
+
 /** The registrar's environment and settings in the benches (the emulator in process, a day's grace). */
 export function benchRegistrarConfig(ledgerTable: string): {
   environment: RegistrarEnvironment; settings: Omit<RegistrarConfig, keyof RegistrarEnvironment | 'targets' | 'externalId'>;
@@ -91,15 +109,7 @@ function world(c: RegistrarBenchCase): World {
     clock,
     rateLimit: { requests: 20, windowMs: c.windowMs, retryAfter: 'seconds', countRejected: c.countRejected },
   });
-  const aws = new MemoryAws({ managementAccountId: MANAGEMENT });
-  const ou = aws.orgs.addOu(aws.orgs.rootId, 'workloads');
-  const addAccount = (i: number) => {
-    const id = aws.orgs.addAccount({ name: `account-${i}`, parentId: ou });
-    aws.cfn.setInstance({ account: id, region: 'us-east-1', status: 'CURRENT', detailedStatus: 'SUCCEEDED' });
-    emulator.addRole(`arn:aws:iam::${id}:role/cloudcraft`, { externalId: EXTERNAL_ID });
-    return id;
-  };
-  for (let i = 0; i < c.accounts; i++) addAccount(i);
+  const { aws, ou, addAccount } = benchOrganization(emulator, c.accounts);
   const { environment, settings } = benchRegistrarConfig('ledger');
   const answers: Array<{ body: any; at: number }> = [];
   let seed = 42;

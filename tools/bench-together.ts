@@ -12,7 +12,7 @@
  * anchor. Figures: seconds from the registrar's trigger to the new account's accepted POST, with and without the
  * round, and the 429s of each (the registrar's, and the key's in the measured span).
  */
-import { benchRegistrarConfig, EXTERNAL_ID, KEY, MANAGEMENT, STACK_ID } from './bench-registrar';
+import { benchOrganization, benchRegistrarConfig, EXTERNAL_ID, KEY, STACK_ID } from './bench-registrar';
 import { createDiagramsHandler } from '../lib/diagrams/worker';
 import { DiagramsEnvironment } from '../lib/diagrams/worker/contract';
 import { DiagramSummary } from '../lib/diagrams/worker/run';
@@ -103,16 +103,7 @@ function world(c: { readonly accounts: number; readonly scanMs: number }): World
     rateLimit: { requests: 20, windowMs: 60_000, retryAfter: 'seconds', countRejected: true },
   });
   emulator.snapshotScanMs = c.scanMs;
-  const aws = new MemoryAws({ managementAccountId: MANAGEMENT });
-  const ou = aws.orgs.addOu(aws.orgs.rootId, 'workloads');
-  const addAccount = (i: number) => {
-    const id = aws.orgs.addAccount({ name: `account-${i}`, parentId: ou });
-    aws.cfn.setInstance({ account: id, region: 'us-east-1', status: 'CURRENT', detailedStatus: 'SUCCEEDED' });
-    emulator.addRole(`arn:aws:iam::${id}:role/cloudcraft`, { externalId: EXTERNAL_ID });
-    emulator.inventories.set(`${id}/${REGION}`, [{ id: `i-${id}`, type: 'ec2' }]);
-    return id;
-  };
-  for (let i = 0; i < c.accounts; i++) addAccount(i);
+  const { aws, ou, addAccount } = benchOrganization(emulator, c.accounts, id => emulator.inventories.set(`${id}/${REGION}`, [{ id: `i-${id}`, type: 'ec2' }]));
 
   const { environment, settings } = benchRegistrarConfig(LEDGER);
   const props = { Settings: settings, Targets: [ou], ExternalId: EXTERNAL_ID, Environment: JSON.stringify(environment) };
