@@ -17,13 +17,12 @@ import {
 } from './decide';
 import { allowedApiUrls, CloudcraftProps, parseProps, PropertyError, RegistrationProps } from './properties';
 import { sdkStackResourcesReader } from './stack-resources';
-import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
+import { SecretReader, sdkSecretReader } from '../../runtime/api-key';
 import { Clock, systemClock } from '../../runtime/clock';
 import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
+import { connectWithKey } from '../../runtime/connect';
 import { fetchTransport, Transport } from '../../runtime/http';
 import { makeLog } from '../../runtime/log';
-import { Pacer } from '../../runtime/pacer';
-import { localPacing } from '../../runtime/pacing';
 import { CloudcraftAccount, truncate } from '../../runtime/policy';
 import { Redactor } from '../../runtime/redact';
 import { needsCurrentTeams, registrationBody } from '../../runtime/registration';
@@ -368,21 +367,7 @@ class Run {
   }
 
   private async connect(props: { apiUrl: string; apiKey: RegistrationProps['apiKey'] }): Promise<CloudcraftClient> {
-    if (this.client) return this.client;
-    const { clock } = this.deps;
-    const apiKey = await readApiKey(props.apiKey, this.deps.readSecret, this.redactor, this.signal);
-    this.client = new CloudcraftClient({
-      apiUrl: props.apiUrl,
-      apiKey,
-      keySource: describeKeySource(props.apiKey),
-      clock,
-      transport: this.deps.transport,
-      pacing: localPacing(new Pacer(undefined, clock.now())),
-      log: this.log,
-      random: this.deps.random,
-      deadlineAt: this.deadlineAt,
-      signal: this.signal,
-    });
+    if (!this.client) this.client = await connectWithKey(props, this.deps, this.log, this.redactor, this.deadlineAt, { signal: this.signal });
     return this.client;
   }
 

@@ -12,13 +12,12 @@ import { applyAtDeploy, checkMetricsLine, dailyCheck, LivePolicyIo, removeAtDele
 import { sdkLivePolicyIo } from './aws';
 import { API_URLS_VARIABLE, LIVE_POLICY_TYPE, POLICY_CHECK_EVENT, PolicyCheckEvent } from './contract';
 import { LivePolicyProps, parseLivePolicyProps } from './properties';
-import { describeKeySource, readApiKey, SecretReader, sdkSecretReader } from '../../runtime/api-key';
+import { SecretReader, sdkSecretReader } from '../../runtime/api-key';
 import { Clock, systemClock } from '../../runtime/clock';
 import { CloudcraftClient, CloudcraftError, Log } from '../../runtime/cloudcraft';
+import { connectWithKey } from '../../runtime/connect';
 import { fetchTransport, Transport } from '../../runtime/http';
 import { makeLog } from '../../runtime/log';
-import { Pacer } from '../../runtime/pacer';
-import { localPacing } from '../../runtime/pacing';
 import { Redactor } from '../../runtime/redact';
 import { ANSWER_BUDGET_MS, answer, answerBody, CfnEvent, CfnResult, isCfnEvent } from '../../runtime/respond';
 import { allowedApiUrls, PropertyError } from '../handler/properties';
@@ -89,20 +88,9 @@ function propsOf(deps: LivePolicyDeps, raw: Record<string, unknown> | undefined)
   return props;
 }
 
-async function connect(deps: LivePolicyDeps, props: LivePolicyProps, log: Log, redactor: Redactor, deadlineAt: number): Promise<CloudcraftClient> {
-  const apiKey = await readApiKey(props.apiKey, deps.readSecret, redactor);
-  return new CloudcraftClient({
-    apiUrl: props.apiUrl,
-    apiKey,
-    keySource: describeKeySource(props.apiKey),
-    clock: deps.clock,
-    transport: deps.transport,
-    pacing: localPacing(new Pacer(undefined, deps.clock.now())),
-    log,
-    random: deps.random,
-    deadlineAt,
-    maxAttempts: 4,
-  });
+/** A client with the key; a request tried 4 times at most (one policy read: a failure waits for the next check). */
+function connect(deps: LivePolicyDeps, props: LivePolicyProps, log: Log, redactor: Redactor, deadlineAt: number): Promise<CloudcraftClient> {
+  return connectWithKey(props, deps, log, redactor, deadlineAt, { maxAttempts: 4 });
 }
 
 async function onResource(deps: LivePolicyDeps, event: CfnEvent, log: Log, redactor: Redactor, deadlineAt: number): Promise<CfnResult> {
